@@ -1,0 +1,1 @@
+"""Built-in evaluators: win rate against the base model, held-out log-likelihood."""

@@ -1,0 +1,1 @@
+"""Built-in transformers-backed plugins: completion-style generators and the log-prob critic."""

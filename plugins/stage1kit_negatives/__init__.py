@@ -1,0 +1,1 @@
+"""Built-in hard-negative miners, one plugin module per negative type."""

@@ -1,0 +1,95 @@
+"""``stage1kit plugins`` and ``stage1kit doctor``: what is installed, and is it enough to run."""
+
+from __future__ import annotations
+
+import json
+from importlib import util as importlib_util
+from importlib.metadata import PackageNotFoundError, version
+
+import click
+
+from stage1kit.plugins import KINDS, PluginError, load_registry
+
+#: What a full pipeline run needs: at least one implementation of each kind.
+REQUIRED_KINDS = KINDS
+REQUIRED_LIBRARIES = ("torch", "transformers", "trl", "peft", "datasets", "accelerate")
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_command(as_json: bool) -> None:
+    """List installed plugins: distribution, version, what each registers, load errors."""
+    try:
+        registry = load_registry()
+    except PluginError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps([p.to_dict() for p in registry.plugins], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="stage1kit plugins")
+    for column in ("plugin", "distribution", "version", "registers", "error"):
+        table.add_column(column, overflow="fold")
+    for plugin in registry.plugins:
+        registers = "\n".join(f"{kind}: {', '.join(names)}" for kind, names in sorted(plugin.registered.items()))
+        table.add_row(plugin.name, plugin.distribution, plugin.version, registers or "-", plugin.error or "")
+    Console().print(table)
+
+
+def _library_status(name: str) -> tuple[bool, str]:
+    """Whether a library imports, and its version; checked by finding it, then importing it."""
+    if importlib_util.find_spec(name) is None:
+        return False, "not installed"
+    try:
+        __import__(name)
+    except Exception as exc:  # report any import failure, e.g. a broken CUDA build
+        return False, f"import failed: {type(exc).__name__}: {exc}"
+    try:
+        return True, version(name)
+    except PackageNotFoundError:
+        return True, "unknown version"
+
+
+def doctor_problems(registry) -> tuple[list[str], list[str]]:
+    """(problems, facts): what stops a pipeline from running, and what was found."""
+    problems, facts = [], []
+    for kind in REQUIRED_KINDS:
+        names = registry.names(kind)
+        if names:
+            facts.append(f"{kind}: {', '.join(names)}")
+        else:
+            problems.append(f"no working {kind} plugin is installed (see `stage1kit plugins` for load errors)")
+    for plugin in registry.errors:
+        problems.append(f"plugin '{plugin.name}' ({plugin.distribution}) failed to load: {plugin.error}")
+    for library in REQUIRED_LIBRARIES:
+        ok, detail = _library_status(library)
+        (facts if ok else problems).append(f"{library}: {detail}")
+    return problems, facts
+
+
+@click.command("doctor")
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
+def doctor_command(config: str | None) -> None:
+    """Check that plugins and libraries are in place (and a CONFIG, if given) before expensive work."""
+    try:
+        registry = load_registry()
+    except PluginError as exc:
+        raise click.ClickException(str(exc)) from exc
+    problems, facts = doctor_problems(registry)
+    if config is not None:
+        from stage1kit.config import ConfigError, config_problems, load_config
+
+        try:
+            problems += config_problems(load_config(config), registry)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    for fact in facts:
+        click.echo(f"  ok  {fact}")
+    for problem in problems:
+        click.secho(f"  !!  {problem}", fg="red")
+    if problems:
+        click.secho(f"doctor: {len(problems)} problem(s); fix them before running the pipeline", fg="red")
+        raise SystemExit(1)
+    click.secho("doctor: everything the pipeline needs is in place", fg="green")

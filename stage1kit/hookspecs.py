@@ -1,0 +1,74 @@
+"""The hooks a stage1kit plugin implements.
+
+Each hook is handed a ``register(name, factory)`` callable, so a plugin adds implementations rather
+than returning lists (the ``llm`` style). ``factory(**settings)`` is called by the engine with the
+settings the user's config gives that implementation and returns an object satisfying the kind's
+Protocol in :mod:`stage1kit.protocols`. Plugins never load models: the engine hands them a
+:class:`stage1kit.loader.LoadedModel` built by ``CleanModelLoader``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("stage1kit")
+hookimpl = pluggy.HookimplMarker("stage1kit")
+
+Register = Callable[[str, Callable[..., Any]], None]
+
+
+@hookspec
+def register_generators(register: Register) -> None:
+    """Register generators: factories of :class:`~stage1kit.protocols.InstructionGenerator` or
+    :class:`~stage1kit.protocols.ResponseGenerator`.
+
+    Called once when the plugin manager first builds the registry. ``register(name, factory)``
+    claims ``name`` in the ``generators`` kind; a name claimed twice, by any two plugins, is an
+    error that names both distributions.
+    """
+
+
+@hookspec
+def register_critics(register: Register) -> None:
+    """Register critics: factories of :class:`~stage1kit.protocols.Critic`.
+
+    A critic judges instructions (pointwise) and response pairs (both orders) from the model's own
+    next-token log-probabilities. Every stage that judges uses the one critic the config names.
+    """
+
+
+@hookspec
+def register_negative_miners(register: Register) -> None:
+    """Register hard-negative miners: factories of :class:`~stage1kit.protocols.NegativeMiner`.
+
+    This is the hook for adding a new kind of rejected response to DPO pairs. Each negative a miner
+    returns is checked by the critic and dropped if it beats the chosen response.
+    """
+
+
+@hookspec
+def register_trainers(register: Register) -> None:
+    """Register trainers: factories of :class:`~stage1kit.protocols.Trainer`.
+
+    The engine runs :func:`stage1kit.gate.check_gate` before it calls a trainer; a trainer never
+    sees a dataset whose manifest did not pass.
+    """
+
+
+@hookspec
+def register_evaluators(register: Register) -> None:
+    """Register evaluators: factories of :class:`~stage1kit.protocols.Evaluator`.
+
+    Evaluators receive models loaded by the engine and write their part of the evaluation report.
+    """
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add click commands to the ``stage1kit`` command group ``cli``.
+
+    Called when the CLI starts; keep imports inside the command functions so ``stage1kit --help``
+    stays free of torch and transformers.
+    """
