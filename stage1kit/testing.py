@@ -142,3 +142,28 @@ def add_special_marker(path: str | Path, marker: str = "<|im_start|>") -> None:
          "normalized": False, "special": True}
     )
     tok_path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def make_plugin_distribution(
+    root: str | Path,
+    name: str,
+    modules: dict[str, str],
+    entry_points: dict[str, str],
+    version: str = "0.0.1",
+) -> Path:
+    """Write a real installed-looking distribution under ``root`` (put ``root`` on ``sys.path``).
+
+    ``modules`` maps a module file name (``"my_miner.py"``) to its source; ``entry_points`` maps an
+    entry-point name to ``"module"`` in the ``stage1kit`` group. ``importlib.metadata`` discovers
+    it exactly as it discovers a pip-installed plugin, so tests exercise real discovery.
+    """
+    base = Path(root)
+    base.mkdir(parents=True, exist_ok=True)
+    for filename, source in modules.items():
+        (base / filename).write_text(source, encoding="utf-8")
+    dist_info = base / f"{name.replace('-', '_')}-{version}.dist-info"
+    dist_info.mkdir(exist_ok=True)
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8")
+    lines = ["[stage1kit]"] + [f"{ep} = {target}" for ep, target in entry_points.items()]
+    (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return base

@@ -1,0 +1,17 @@
+"""Shared fixtures: tiny offline checkpoints, built once per test session."""
+
+import pytest
+
+from stage1kit.testing import CHATML_TEMPLATE, build_tiny_model
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A tiny random Llama checkpoint with no chat template."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0)
+
+
+@pytest.fixture(scope="session")
+def templated_model_dir(tmp_path_factory):
+    """A tiny checkpoint that ships a chat template, the way chat models do."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-chat") / "model", seed=0, chat_template=CHATML_TEMPLATE)

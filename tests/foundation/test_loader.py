@@ -1,0 +1,77 @@
+"""CleanModelLoader on tiny checkpoints with and without shipped chat templates."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from stage1kit.loader import ChatTemplateDisabledError, CleanModelLoader, LoaderError
+from stage1kit.testing import add_special_marker, build_tiny_model
+
+
+def test_plain_checkpoint_loads_with_provenance(tiny_model_dir):
+    loaded = CleanModelLoader(tiny_model_dir).load()
+    prov = loaded.provenance
+    assert loaded.tokenizer.chat_template is None
+    assert prov["chat_template"] == {"state": "disabled", "found_and_ignored": []}
+    assert prov["bos"] == {"id": loaded.tokenizer.bos_token_id, "token": "<s>"}
+    assert prov["eos"]["token"] == "</s>"
+    assert set(prov["config_sha256"]) >= {"config.json"}
+    assert set(prov["tokenizer_sha256"]) >= {"tokenizer.json", "tokenizer_config.json"}
+    assert prov["libraries"]["transformers"]
+    json.dumps(prov)  # provenance goes into manifests as it is
+
+
+def test_shipped_template_is_ignored_and_recorded(templated_model_dir):
+    loaded = CleanModelLoader(templated_model_dir).load()
+    assert loaded.tokenizer.chat_template is None
+    assert loaded.provenance["chat_template"]["found_and_ignored"] == ["tokenizer_config.json", "chat_template.jinja"]
+
+
+def test_apply_chat_template_raises(templated_model_dir):
+    tokenizer = CleanModelLoader(templated_model_dir).load_tokenizer()
+    with pytest.raises(ChatTemplateDisabledError, match="plain text"):
+        tokenizer.apply_chat_template("hello")
+
+
+def test_missing_pad_token_becomes_eos_with_left_padding(tiny_model_dir):
+    tokenizer = CleanModelLoader(tiny_model_dir).load_tokenizer()
+    assert tokenizer.pad_token == tokenizer.eos_token
+    assert tokenizer.padding_side == "left"
+
+
+def test_chat_marker_as_special_token_fails_loading(tiny_model_dir, tmp_path):
+    doctored = tmp_path / "doctored"
+    shutil.copytree(tiny_model_dir, doctored)
+    add_special_marker(doctored, "<|start_header_id|>")
+    with pytest.raises(LoaderError, match=r"<\|start_header_id\|>.*special token"):
+        CleanModelLoader(doctored).load_tokenizer()
+
+
+def test_trust_remote_code_is_refused_without_explicit_opt_in(tiny_model_dir):
+    with pytest.raises(LoaderError, match="allow_remote_code=True"):
+        CleanModelLoader(tiny_model_dir, trust_remote_code=True)
+    loader = CleanModelLoader(tiny_model_dir, trust_remote_code=True, allow_remote_code=True)
+    assert loader.load().provenance["trust_remote_code"] is True
+
+
+def test_build_is_deterministic_by_seed(tmp_path):
+    first = CleanModelLoader(build_tiny_model(tmp_path / "a", seed=3)).load().model
+    second = CleanModelLoader(build_tiny_model(tmp_path / "b", seed=3)).load().model
+    other = CleanModelLoader(build_tiny_model(tmp_path / "c", seed=4)).load().model
+    weight = "model.layers.0.self_attn.q_proj.weight"
+    assert torch.equal(first.state_dict()[weight], second.state_dict()[weight])
+    assert not torch.equal(first.state_dict()[weight], other.state_dict()[weight])
+
+
+def test_dtype_is_applied_and_recorded(tiny_model_dir):
+    loaded = CleanModelLoader(tiny_model_dir, dtype="bfloat16").load()
+    assert loaded.provenance["dtype"] == "bfloat16"
+    with pytest.raises(LoaderError, match="unknown dtype"):
+        CleanModelLoader(tiny_model_dir, dtype="float7").load()
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(LoaderError, match="could not load a tokenizer"):
+        CleanModelLoader(tmp_path / "nowhere", local_files_only=True).load()
