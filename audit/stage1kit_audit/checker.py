@@ -1,0 +1,309 @@
+"""The single walk over a libcst tree that feeds the resolver and the rules.
+
+libcst's own ``visit`` rebuilds every node and its metadata providers deep-copy the tree; this
+walker only reads fields, skips whitespace and annotations, and dispatches on node type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import libcst as cst
+
+from .config import AuditConfig
+from .resolver import Resolver
+from .rules.base import Rule
+
+# Fields that never hold code the rules look at (whitespace, punctuation) or that are handled by
+# the parent's own handler (the ``attr`` of an Attribute, a keyword's name, binding names).
+_SKIP_FIELDS = frozenset(
+    {
+        "lpar", "rpar", "comma", "semicolon", "leading_lines", "lines_after_decorators", "header",
+        "footer", "newline", "trailing_whitespace", "operator", "equal", "colon", "dot", "star",
+        "asynchronous", "default_equal", "whitespace", "lbracket", "rbracket", "lbrace", "rbrace",
+        "first_line", "empty_lines", "encoding", "default_indent", "default_newline",
+        "has_trailing_newline", "indent", "prefix", "quote", "value_str", "raw",
+    }
+)
+_SKIP_BY_TYPE: dict[type, frozenset[str]] = {
+    cst.Attribute: frozenset({"attr"}),
+    cst.Arg: frozenset({"keyword"}),
+    cst.FunctionDef: frozenset({"name", "params", "body", "returns", "type_parameters"}),
+    cst.ClassDef: frozenset({"name", "body", "type_parameters"}),
+    cst.Lambda: frozenset({"params", "body"}),
+    cst.Param: frozenset({"name", "annotation"}),
+}
+_OPAQUE = (
+    cst.Annotation, cst.Import, cst.ImportFrom, cst.Global, cst.Nonlocal, cst.AsName,
+    cst.SimpleWhitespace, cst.ParenthesizedWhitespace, cst.TrailingWhitespace, cst.EmptyLine,
+    cst.Newline, cst.Comma,
+)
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(cls: type) -> tuple[str, ...]:
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        skip = _SKIP_FIELDS | _SKIP_BY_TYPE.get(cls, frozenset())
+        fields = tuple(
+            f.name for f in dataclasses.fields(cls) if f.name not in skip and not f.name.startswith("whitespace")
+        )
+        _FIELDS[cls] = fields
+    return fields
+
+
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
+_SEQUENCES = (cst.List, cst.Tuple, cst.Set)
+
+
+class Checker:
+    """Walks one module once, keeping scopes up to date and calling the rules' hooks."""
+
+    def __init__(self, rules: Sequence[type[Rule]], config: AuditConfig) -> None:
+        self.resolver = Resolver()
+        self.raw: list[tuple[cst.CSTNode, str, str]] = []
+        instances = [r(self.resolver, config, self.raw) for r in rules]
+
+        def hooks(name: str) -> list[Callable]:
+            return [getattr(r, name) for r in instances if hasattr(r, name)]
+
+        self.on_call = hooks("on_call")
+        self.on_attribute = hooks("on_attribute")
+        self.on_name = hooks("on_name")
+        self.on_dict = hooks("on_dict")
+        self.on_sequence = hooks("on_sequence")
+        self.on_subscript = hooks("on_subscript")
+        self.on_string = hooks("on_string")
+        self.on_import = hooks("on_import")
+        self._special: dict[type, Callable[[cst.CSTNode], None]] = {
+            cst.Import: self._import,
+            cst.ImportFrom: self._import_from,
+            cst.Assign: self._assign,
+            cst.AnnAssign: self._ann_assign,
+            cst.AugAssign: self._aug_assign,
+            cst.Del: self._del,
+            cst.For: self._for,
+            cst.NamedExpr: self._named_expr,
+            cst.FunctionDef: self._function,
+            cst.ClassDef: self._class,
+            cst.Lambda: self._lambda,
+            cst.ListComp: self._comprehension,
+            cst.SetComp: self._comprehension,
+            cst.GeneratorExp: self._comprehension,
+            cst.DictComp: self._comprehension,
+            cst.WithItem: self._with_item,
+            cst.ExceptHandler: self._except,
+        }
+
+    def run(self, module: cst.Module) -> list[tuple[cst.CSTNode, str, str]]:
+        self._prebind(module.body)
+        for statement in module.body:
+            self.walk(statement)
+        return self.raw
+
+    def _prebind(self, statements: Sequence[cst.CSTNode]) -> None:
+        """Bind module-level imports and assignments first, so functions see later imports."""
+        for statement in statements:
+            if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                self._prebind_small(statement.body)
+            elif isinstance(statement, (cst.If, cst.Else, cst.With, cst.Try, cst.ExceptHandler, cst.Finally)):
+                self._prebind([statement.body])
+                if isinstance(statement, cst.If) and statement.orelse is not None:
+                    self._prebind([statement.orelse])
+                if isinstance(statement, cst.Try):
+                    self._prebind([*statement.handlers, *filter(None, (statement.orelse, statement.finalbody))])
+            elif isinstance(statement, cst.IndentedBlock):
+                self._prebind(statement.body)
+
+    def _prebind_small(self, smalls: Sequence[cst.BaseSmallStatement]) -> None:
+        for small in smalls:
+            if isinstance(small, cst.Import):
+                self.resolver.bind_import(small)
+            elif isinstance(small, cst.ImportFrom):
+                self.resolver.bind_import_from(small)
+            elif isinstance(small, cst.Assign):
+                for target in small.targets:
+                    self.resolver.bind_assign(target.target, small.value)
+
+    # -- generic walk ---------------------------------------------------------------------------
+
+    def walk(self, node: cst.CSTNode) -> None:
+        tp = type(node)
+        special = self._special.get(tp)
+        if special is not None:
+            special(node)
+            return
+        if tp is cst.Name:
+            for hook in self.on_name:
+                hook(node)
+            return
+        if tp is cst.SimpleString:
+            for hook in self.on_string:
+                hook(node)
+            return
+        if tp is cst.Call:
+            for hook in self.on_call:
+                hook(node)
+        elif tp is cst.Attribute:
+            for hook in self.on_attribute:
+                hook(node, False)
+        elif tp is cst.Subscript:
+            for hook in self.on_subscript:
+                hook(node, False)
+        elif tp is cst.Dict:
+            for hook in self.on_dict:
+                hook(node)
+        elif tp in _SEQUENCES:
+            for hook in self.on_sequence:
+                hook(node)
+        elif isinstance(node, _OPAQUE):
+            return
+        self.children(node)
+
+    def children(self, node: cst.CSTNode) -> None:
+        walk = self.walk
+        for name in _child_fields(type(node)):
+            value = getattr(node, name)
+            if isinstance(value, cst.CSTNode):
+                walk(value)
+            elif isinstance(value, (tuple, list)):
+                for item in value:
+                    if isinstance(item, cst.CSTNode):
+                        walk(item)
+
+    # -- targets ----------------------------------------------------------------------------------
+
+    def target(self, node: cst.BaseExpression) -> None:
+        """Walk an assignment/deletion target: names bind (no event), attributes and items store."""
+        if isinstance(node, cst.Name):
+            return
+        if isinstance(node, (cst.Tuple, cst.List)):
+            for element in node.elements:
+                self.target(element.value)
+        elif isinstance(node, cst.StarredElement):
+            self.target(node.value)
+        elif isinstance(node, cst.Attribute):
+            for hook in self.on_attribute:
+                hook(node, True)
+            self.walk(node.value)
+        elif isinstance(node, cst.Subscript):
+            for hook in self.on_subscript:
+                hook(node, True)
+            self.walk(node.value)
+            for element in node.slice:
+                self.walk(element)
+        else:
+            self.walk(node)
+
+    # -- special statements -------------------------------------------------------------------------
+
+    def _import(self, node: cst.Import) -> None:
+        names = self.resolver.bind_import(node)
+        for hook in self.on_import:
+            hook(node, names)
+
+    def _import_from(self, node: cst.ImportFrom) -> None:
+        names = self.resolver.bind_import_from(node)
+        for hook in self.on_import:
+            hook(node, names)
+
+    def _assign(self, node: cst.Assign) -> None:
+        self.walk(node.value)
+        for target in node.targets:
+            self.resolver.bind_assign(target.target, node.value)
+            self.target(target.target)
+
+    def _ann_assign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self.walk(node.value)
+            self.resolver.bind_assign(node.target, node.value)
+        self.target(node.target)
+
+    def _aug_assign(self, node: cst.AugAssign) -> None:
+        self.walk(node.value)
+        self.target(node.target)
+
+    def _del(self, node: cst.Del) -> None:
+        self.target(node.target)
+
+    def _for(self, node: cst.For) -> None:
+        self.walk(node.iter)
+        self.resolver.bind_target(node.target, self.resolver.contents(node.iter))
+        self.target(node.target)
+        self.walk(node.body)
+        if node.orelse is not None:
+            self.walk(node.orelse)
+
+    def _named_expr(self, node: cst.NamedExpr) -> None:
+        self.walk(node.value)
+        self.resolver.bind_assign(node.target, node.value)
+
+    def _with_item(self, node: cst.WithItem) -> None:
+        self.walk(node.item)
+        if node.asname is not None:
+            self.resolver.bind_target(node.asname.name, self.resolver.resolve(node.item))
+
+    def _except(self, node: cst.ExceptHandler) -> None:
+        if node.type is not None:
+            self.walk(node.type)
+        if node.name is not None and isinstance(node.name.name, cst.Name):
+            self.resolver.bind_names([node.name.name.value])
+        self.walk(node.body)
+
+    def _parameters(self, params: cst.Parameters) -> None:
+        """Walk defaults in the enclosing scope; the names are bound by the caller's new scope."""
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if param.default is not None:
+                self.walk(param.default)
+
+    def _param_names(self, params: cst.Parameters) -> list[str]:
+        names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                names.append(star.name.value)
+        return names
+
+    def _function(self, node: cst.FunctionDef) -> None:
+        for decorator in node.decorators:
+            self.walk(decorator)
+        self._parameters(node.params)
+        self.resolver.bind_names([node.name.value])
+        self.resolver.push()
+        self.resolver.bind_names(self._param_names(node.params))
+        self.walk(node.body)
+        self.resolver.pop()
+
+    def _class(self, node: cst.ClassDef) -> None:
+        for decorator in node.decorators:
+            self.walk(decorator)
+        for arg in (*node.bases, *node.keywords):
+            self.walk(arg)
+        self.resolver.bind_names([node.name.value])
+        self.resolver.push(is_class=True)
+        self.walk(node.body)
+        self.resolver.pop()
+
+    def _lambda(self, node: cst.Lambda) -> None:
+        self._parameters(node.params)
+        self.resolver.push()
+        self.resolver.bind_names(self._param_names(node.params))
+        self.walk(node.body)
+        self.resolver.pop()
+
+    def _comprehension(self, node: cst.BaseComp) -> None:
+        self.resolver.push()
+        for_in: cst.CompFor | None = node.for_in
+        while for_in is not None:
+            self.walk(for_in.iter)
+            self.resolver.bind_target(for_in.target, self.resolver.contents(for_in.iter))
+            self.target(for_in.target)
+            for condition in for_in.ifs:
+                self.walk(condition.search)
+            for_in = for_in.inner_for_in
+        if isinstance(node, cst.DictComp):
+            self.walk(node.key)
+            self.walk(node.value)
+        else:
+            self.walk(node.elt)
+        self.resolver.pop()

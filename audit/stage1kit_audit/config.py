@@ -1,0 +1,193 @@
+"""Audit settings from ``[tool.stage1kit.audit]`` in ``pyproject.toml``.
+
+Kept apart from the engine so the CLI, the pipeline's gate and the tests all read the same knobs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on 3.10
+    import tomli as tomllib
+
+SECTION = ("tool", "stage1kit", "audit")
+
+# Libraries whose objects the audit treats as "model library" objects for the dynamic-access rule.
+DEFAULT_MODEL_LIBRARIES = (
+    "transformers",
+    "peft",
+    "trl",
+    "vllm",
+    "torch",
+    "safetensors",
+    "huggingface_hub",
+    "sentence_transformers",
+    "accelerate",
+    "diffusers",
+)
+
+ALWAYS_SKIPPED_DIRS = frozenset({".git", "__pycache__", ".hg", ".tox", ".nox", ".mypy_cache", ".ruff_cache"})
+
+
+class ConfigError(ValueError):
+    """The audit configuration is unusable; the message names the file and key."""
+
+
+def glob_to_regex(pattern: str) -> re.Pattern[str]:
+    """Translate a ``**``-aware glob (paths relative to the project root, ``/`` separated)."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def _matches_any(patterns: tuple[re.Pattern[str], ...], relpath: str) -> bool:
+    return any(p.match(relpath) for p in patterns)
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """What the audit checks and where; ``root`` is the folder holding the pyproject."""
+
+    root: Path
+    loader_modules: tuple[str, ...] = ()
+    retired: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    model_libraries: tuple[str, ...] = DEFAULT_MODEL_LIBRARIES
+    source: Path | None = field(default=None, compare=False)
+
+    @cached_property
+    def _loader_res(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(glob_to_regex(p) for p in self.loader_modules)
+
+    @cached_property
+    def _exclude_res(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(glob_to_regex(p) for p in self.exclude)
+
+    def relpath(self, path: Path) -> str:
+        """``path`` relative to the root with ``/`` separators, or absolute when outside it."""
+        resolved = path.resolve()
+        try:
+            return resolved.relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return resolved.as_posix()
+
+    def is_loader(self, path: Path) -> bool:
+        """True for the configured loader modules, which may load models and neutralise templates."""
+        return _matches_any(self._loader_res, self.relpath(path))
+
+    def is_excluded(self, path: Path) -> bool:
+        return _matches_any(self._exclude_res, self.relpath(path))
+
+    def is_excluded_dir(self, path: Path) -> bool:
+        """True when everything under ``path`` is excluded, so the walk can skip the folder."""
+        if path.name in ALWAYS_SKIPPED_DIRS:
+            return True
+        return _matches_any(self._exclude_res, self.relpath(path) + "/\0")
+
+    def fingerprint(self) -> str:
+        """A hash of the settings that change findings, for the cache key."""
+        payload = json.dumps([sorted(self.retired), sorted(self.model_libraries)])
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _string_list(table: dict, key: str, source: Path) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(
+            f"{source}: [tool.stage1kit.audit] {key} must be a list of strings, got {value!r}"
+        )
+    return tuple(value)
+
+
+_KEYS = {"loader-modules", "retired", "exclude", "model-libraries"}
+
+
+def config_from_table(table: dict, root: Path, source: Path | None = None) -> AuditConfig:
+    """Build a config from the ``[tool.stage1kit.audit]`` table; unknown keys are errors."""
+    where = source or root / "pyproject.toml"
+    unknown = sorted(set(table) - _KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)} in [tool.stage1kit.audit]; "
+            f"known keys are {', '.join(sorted(_KEYS))}"
+        )
+    libraries = _string_list(table, "model-libraries", where) or DEFAULT_MODEL_LIBRARIES
+    return AuditConfig(
+        root=root,
+        loader_modules=_string_list(table, "loader-modules", where),
+        retired=_string_list(table, "retired", where),
+        exclude=_string_list(table, "exclude", where),
+        model_libraries=libraries,
+        source=source,
+    )
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _audit_table(data: dict, path: Path) -> dict | None:
+    table = data
+    for key in SECTION:
+        if not isinstance(table, dict) or key not in table:
+            return None
+        table = table[key]
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.stage1kit.audit] must be a table")
+    return table
+
+
+def read_config_file(path: Path) -> AuditConfig:
+    """Read an explicit ``pyproject.toml`` (or any TOML file with the same table)."""
+    path = Path(path).resolve()
+    table = _audit_table(_read_toml(path), path) or {}
+    return config_from_table(table, path.parent, path)
+
+
+def load_config(start: Path) -> AuditConfig:
+    """Find the nearest ``pyproject.toml`` with an audit table, walking up from ``start``.
+
+    Without one, the defaults apply (no loader modules: every load is a finding) and the root is
+    the nearest folder holding any ``pyproject.toml``, else ``start`` itself.
+    """
+    start = Path(start).resolve()
+    folder = start if start.is_dir() else start.parent
+    first_project: Path | None = None
+    for candidate in (folder, *folder.parents):
+        pyproject = candidate / "pyproject.toml"
+        if not pyproject.is_file():
+            continue
+        first_project = first_project or candidate
+        table = _audit_table(_read_toml(pyproject), pyproject)
+        if table is not None:
+            return config_from_table(table, candidate, pyproject)
+    return AuditConfig(root=first_project or folder)

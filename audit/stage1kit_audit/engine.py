@@ -1,0 +1,173 @@
+"""Run the audit over paths or modules: discover files, consult the cache, fan out to processes."""
+
+from __future__ import annotations
+
+import importlib.util
+import multiprocessing
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .cache import ResultCache, cache_key, settings_salt
+from .config import AuditConfig, load_config
+from .findings import AuditReport, Finding
+
+if TYPE_CHECKING:
+    from .analyze import FileResult
+
+SUFFIXES = (".py", ".pyi", ".ipynb")
+# Below this many files to analyse, starting worker processes costs more than it saves.
+PARALLEL_THRESHOLD = 48
+
+
+class AuditUsageError(ValueError):
+    """A path or module to audit does not exist; the message says which."""
+
+
+def iter_files(paths: Iterable[Path], config: AuditConfig) -> Iterator[Path]:
+    """Python files and notebooks under ``paths``, without excluded ones, each once, sorted per root."""
+    seen: set[Path] = set()
+    for path in paths:
+        if not path.exists():
+            raise AuditUsageError(f"{path}: no such file or folder")
+        if path.is_file():
+            candidates: Iterable[Path] = [path]
+        else:
+            candidates = _walk(path, config)
+        for file in candidates:
+            key = file.resolve()
+            if key not in seen and not config.is_excluded(file):
+                seen.add(key)
+                yield file
+
+
+def _walk(folder: Path, config: AuditConfig) -> Iterator[Path]:
+    for current, dirs, files in os.walk(folder):
+        base = Path(current)
+        dirs[:] = sorted(d for d in dirs if not config.is_excluded_dir(base / d))
+        for name in sorted(files):
+            if name.endswith(SUFFIXES):
+                yield base / name
+
+
+def _analyse(job: tuple[bytes, AuditConfig, bool, bool]) -> FileResult:
+    from .analyze import Settings, audit_bytes  # libcst loads only when a file needs analysis
+
+    data, config, loader, notebook = job
+    return audit_bytes(data, Settings(config), loader=loader, notebook=notebook)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # fork is cheap, but not safe once torch (threads) is loaded in this process.
+    if sys.platform == "linux" and "torch" not in sys.modules:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _run(jobs: list[tuple[bytes, AuditConfig, bool, bool]], workers: int) -> list[FileResult]:
+    if workers <= 1 or len(jobs) < PARALLEL_THRESHOLD:
+        return [_analyse(job) for job in jobs]
+    # Big files first so one slow file does not finish last alone.
+    order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0]))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+        results = list(pool.map(_analyse, [jobs[i] for i in order], chunksize=4))
+    out: list[FileResult] = [None] * len(jobs)  # type: ignore[list-item]
+    for index, result in zip(order, results):
+        out[index] = result
+    return out
+
+
+def audit_files(
+    files: Iterable[Path],
+    config: AuditConfig,
+    *,
+    use_cache: bool = True,
+    jobs: int | None = None,
+) -> AuditReport:
+    """Audit exactly ``files`` (already discovered) under ``config``."""
+    fingerprint = config.fingerprint()
+    entries = []
+    for path in files:
+        data = path.read_bytes()
+        loader = config.is_loader(path)
+        notebook = path.suffix == ".ipynb"
+        key = cache_key(data, settings_salt(fingerprint, loader, notebook))
+        entries.append((path, data, loader, notebook, key))
+
+    cache = ResultCache() if use_cache else None
+    cached = cache.get_many(e[4] for e in entries) if cache else {}
+    misses = [e for e in entries if e[4] not in cached]
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    results = _run([(data, config, loader, nb) for _, data, loader, nb, _ in misses], workers)
+
+    fresh = {e[4]: [r.findings, r.parsed] for e, r in zip(misses, results)}
+    if cache:
+        cache.put_many(fresh)
+        cache.close()
+
+    report = AuditReport(files_checked=len(entries), files_cached=len(entries) - len(misses))
+    for path, _, _, _, key in entries:
+        findings, parsed = fresh[key] if key in fresh else cached[key]
+        report.files_parsed += bool(parsed) and key in fresh
+        shown = _display_path(path)
+        report.findings.extend(
+            Finding(shown, line, column, rule, message, "error", cell)
+            for line, column, rule, message, cell in findings
+        )
+    return report
+
+
+def _display_path(path: Path) -> str:
+    """Relative to the working directory when inside it (what editors and CI expect)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def audit_paths(
+    paths: Iterable[str | Path],
+    *,
+    config: AuditConfig | None = None,
+    use_cache: bool = True,
+    jobs: int | None = None,
+) -> AuditReport:
+    """Audit files and folders; ``config=None`` reads the nearest pyproject above the first path."""
+    path_list = [Path(p) for p in paths]
+    if config is None:
+        config = load_config(path_list[0] if path_list else Path.cwd())
+    if not path_list:
+        path_list = [config.root]
+    return audit_files(iter_files(path_list, config), config, use_cache=use_cache, jobs=jobs)
+
+
+def module_files(module_name: str) -> list[Path]:
+    """Source files of an importable module or package, found without importing it."""
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError) as exc:
+        raise AuditUsageError(f"module {module_name!r} cannot be located: {exc}") from None
+    if spec is None:
+        raise AuditUsageError(f"module {module_name!r} is not importable; is it installed?")
+    if spec.submodule_search_locations:
+        return [Path(p) for p in spec.submodule_search_locations]
+    if spec.origin and spec.origin.endswith(".py"):
+        return [Path(spec.origin)]
+    raise AuditUsageError(f"module {module_name!r} has no Python source to audit ({spec.origin})")
+
+
+def audit_modules(
+    module_names: Iterable[str],
+    *,
+    config: AuditConfig | None = None,
+    use_cache: bool = True,
+    jobs: int | None = None,
+) -> AuditReport:
+    """Audit the source files of importable modules/packages (e.g. the plugins a stage will run)."""
+    paths = [p for name in module_names for p in module_files(name)]
+    if not paths:
+        return AuditReport()
+    return audit_paths(paths, config=config, use_cache=use_cache, jobs=jobs)

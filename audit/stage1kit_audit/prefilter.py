@@ -1,0 +1,128 @@
+"""Decide, without libcst, whether a file can possibly produce a finding.
+
+Two cheap stages, each sound with respect to the rules (a file they skip has no finding):
+
+1. *Bytes*: every rule needs some word in the source: the name of a load method or callable, a
+   template key, a reflective builtin, ``role`` and ``content``, a suppression marker, a retired
+   name. A file that contains none of them is skipped. (Aliases do not escape this: an alias is
+   introduced by an import or assignment that spells the original name.)
+2. *Compiled names*: CPython's compiler (C, several times faster than libcst's parser) lists every
+   identifier a module uses (``co_names``: globals, attributes, imported names) and its constants
+   (string literals, keyword-argument names). Words that appear only in comments or docstrings are
+   not identifiers, and most docstring mentions of ``from_pretrained`` end here. Rules that need a
+   library (``torch.load``) also need that library's name among them, because resolution starts at
+   an import or an ``import_module`` literal.
+
+Code after an unconditional ``return``/``raise`` can lose its constants in the compiler; it can
+never run, and the audit does not promise findings there.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import warnings
+from collections.abc import Iterable
+
+from .rules.chat_template import TEMPLATE_CALLS, TEMPLATE_KEYS
+from .rules.model_load import LOAD_CALLABLES, LOAD_METHODS
+from .suppressions import MARKER
+
+_TEMPLATE_WORDS = TEMPLATE_CALLS | TEMPLATE_KEYS
+_BUILTIN_CALLS = ("exec", "eval", "getattr", "setattr", "delattr", "__import__")
+
+# Stage 1: any of these as bytes means "look closer".
+WORDS: tuple[bytes, ...] = tuple(
+    sorted(
+        {w.encode() for w in LOAD_METHODS}
+        | {leaf.encode() for _, leaf in LOAD_CALLABLES}
+        | {b"chat_template", b"trust_remote_code", b"Trainer", b"import_module", b"__import__",
+           b"exec", b"eval", b"modules", b"getattr", b"setattr", b"delattr", b"role"}
+    )
+)
+_BUILTIN_WORD = re.compile(rb"\b(?:exec|eval|getattr|setattr|delattr)\b")
+
+
+def retired_words(retired: Iterable[str]) -> tuple[bytes, ...]:
+    """The words whose presence forces a parse when retired components are configured."""
+    from .rules.retired import retired_needles
+
+    out = set()
+    for entry in retired:
+        texts, modules = retired_needles(entry)
+        out.update(t.encode() for t in texts)
+        out.update(m.rsplit(".", 1)[-1].encode() for m in modules)
+    return tuple(sorted(out))
+
+
+def _code_words(code: types.CodeType, names: set[str], consts: set[str]) -> None:
+    names.update(code.co_names)
+    for const in code.co_consts:
+        if type(const) is str:
+            consts.add(const)
+        elif type(const) is tuple:
+            consts.update(c for c in const if type(c) is str)
+        elif isinstance(const, types.CodeType):
+            _code_words(const, names, consts)
+
+
+def compiled_words(source: bytes) -> tuple[set[str], set[str]] | None:
+    """(identifiers, string constants) of ``source``, or None when it does not compile."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            code = compile(source, "<audit>", "exec", dont_inherit=True, optimize=0)
+    except Exception:  # SyntaxError, ValueError (null bytes), RecursionError, MemoryError...
+        return None
+    names: set[str] = set()
+    consts: set[str] = set()
+    _code_words(code, names, consts)
+    return names, consts
+
+
+def _builtin_position(source: bytes) -> bool:
+    """True if ``exec``/``eval``/``getattr``... appears other than right after a ``.``."""
+    for match in _BUILTIN_WORD.finditer(source):
+        index = match.start() - 1
+        while index >= 0 and source[index] in b" \t\r\n\\(":
+            index -= 1
+        if index < 0 or source[index] != 0x2E:  # "."
+            return True
+    return False
+
+
+def words_need_parse(names: set[str], consts: set[str], libraries: Iterable[str], source: bytes) -> bool:
+    """Stage 2 over the compiled identifiers and constants."""
+    words = names | consts
+    roots = {w.split(".", 1)[0] for w in words}
+    if words & LOAD_METHODS or words & _TEMPLATE_WORDS or "trust_remote_code" in words:
+        return True
+    if "role" in consts and "content" in consts:
+        return True
+    if any(leaf in words and pkg in roots for pkg, leaf in LOAD_CALLABLES):
+        return True
+    if "trl" in roots and any(n.endswith("Trainer") for n in names):
+        return True
+    if "import_module" in names or "__import__" in names:
+        return True
+    if "modules" in names and "sys" in roots:
+        return True
+    builtin_names = names.intersection(_BUILTIN_CALLS)
+    if builtin_names and (_builtin_position(source) or "builtins" in roots):
+        if builtin_names & {"exec", "eval"}:
+            return True
+        if roots & set(libraries):
+            return True
+    return False
+
+
+def needs_parse(source: bytes, libraries: Iterable[str], forced: tuple[bytes, ...] = ()) -> bool:
+    """True unless the file provably has no finding. ``forced`` words always mean parse."""
+    if MARKER in source or any(word in source for word in forced):
+        return True
+    if not any(word in source for word in WORDS):
+        return False
+    compiled = compiled_words(source)
+    if compiled is None:
+        return True  # let libcst report the syntax error (or parse what CPython cannot)
+    return words_need_parse(*compiled, libraries, source)

@@ -1,0 +1,230 @@
+"""Qualified-name resolution in one pass, without libcst's metadata providers.
+
+Names are tracked per scope as sets of dotted names: ``import transformers as tf`` binds ``tf`` to
+``{"transformers"}``, ``M = tf.AutoModel`` binds ``M`` to ``{"transformers.AutoModel"}``, and a
+dict or list of resolved values binds ``NAME[]`` to the union of its values. The result of calling
+something is written ``name()``. Bindings only ever grow (flow-insensitive), which errs towards
+findings: an alias that *may* name a model class is treated as one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import libcst as cst
+
+EMPTY: frozenset[str] = frozenset()
+
+# Builtins whose use the rules care about; an unbound name in this set resolves to ``builtins.NAME``.
+BUILTINS = frozenset(
+    {"eval", "exec", "getattr", "setattr", "delattr", "vars", "__import__", "dict", "object", "compile"}
+)
+
+
+class Scope:
+    """One namespace: module, class, function, lambda or comprehension."""
+
+    __slots__ = ("bindings", "parent", "is_class", "star_modules")
+
+    def __init__(self, parent: Scope | None = None, *, is_class: bool = False) -> None:
+        self.bindings: dict[str, frozenset[str]] = {}
+        self.parent = parent
+        self.is_class = is_class
+        self.star_modules: list[str] = []
+
+    def bind(self, name: str, values: frozenset[str]) -> None:
+        old = self.bindings.get(name)
+        self.bindings[name] = values if old is None else old | values
+
+
+def dotted(node: cst.BaseExpression) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name):
+        return None
+    parts.append(node.value)
+    return ".".join(reversed(parts))
+
+
+def string_value(node: cst.BaseExpression | None) -> str | None:
+    """The text of a plain string literal as spelled (escapes are not evaluated), else None."""
+    if isinstance(node, cst.SimpleString):
+        prefix = node.prefix.lower()
+        if "b" in prefix:
+            return None
+        return node.raw_value
+    return None
+
+
+def is_string(node: cst.BaseExpression | None) -> bool:
+    """True for any string literal, including f-strings and implicit concatenations."""
+    return isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString))
+
+
+class Resolver:
+    """Binds names as the walk meets them and resolves expressions to dotted names."""
+
+    def __init__(self, module_name: str = "") -> None:
+        self.module_scope = Scope()
+        self.scope = self.module_scope
+        self.module_name = module_name
+
+    # -- scopes -------------------------------------------------------------------------------
+
+    def push(self, *, is_class: bool = False) -> None:
+        self.scope = Scope(self.scope, is_class=is_class)
+
+    def pop(self) -> None:
+        assert self.scope.parent is not None
+        self.scope = self.scope.parent
+
+    def lookup(self, name: str) -> frozenset[str] | None:
+        scope: Scope | None = self.scope
+        first = True
+        while scope is not None:
+            if first or not scope.is_class:
+                found = scope.bindings.get(name)
+                if found is not None:
+                    return found
+            first = False
+            scope = scope.parent
+        return None
+
+    def _stars(self) -> list[str]:
+        stars: list[str] = []
+        scope: Scope | None = self.scope
+        while scope is not None:
+            stars.extend(scope.star_modules)
+            scope = scope.parent
+        return stars
+
+    # -- binding ------------------------------------------------------------------------------
+
+    def bind_import(self, node: cst.Import) -> list[str]:
+        """Bind ``import a.b [as c]``; return the imported module names."""
+        modules = []
+        for alias in node.names:
+            full = dotted(alias.name) or ""
+            modules.append(full)
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.scope.bind(alias.asname.name.value, frozenset({full}))
+            else:
+                top = full.split(".")[0]
+                self.scope.bind(top, frozenset({top}))
+        return modules
+
+    def bind_import_from(self, node: cst.ImportFrom) -> list[str]:
+        """Bind ``from m import x [as y]`` (and ``*``); return the imported dotted names."""
+        base = "." * len(node.relative) + (dotted(node.module) if node.module is not None else "")
+        if isinstance(node.names, cst.ImportStar):
+            self.scope.star_modules.append(base)
+            return [base]
+        imported = []
+        for alias in node.names:
+            name = dotted(alias.name) or ""
+            full = f"{base}.{name}" if base and not base.endswith(".") else f"{base}{name}"
+            imported.append(full)
+            local = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            self.scope.bind(local, frozenset({full}))
+        return imported
+
+    def bind_target(self, target: cst.BaseExpression, values: frozenset[str]) -> None:
+        """Bind an assignment target; tuples and lists bind each name to ``values``."""
+        if isinstance(target, cst.Name):
+            self.scope.bind(target.value, values)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self.bind_target(element.value, values)
+        elif isinstance(target, cst.StarredElement):
+            self.bind_target(target.value, values)
+        elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+            self.scope.bind(target.value.value + "[]", values)
+
+    def bind_assign(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        """Bind ``target = value``, pairing tuple elements and recording container contents."""
+        if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List)):
+            if len(target.elements) == len(value.elements):
+                for t, v in zip(target.elements, value.elements):
+                    self.bind_assign(t.value, v.value)
+                return
+        self.bind_target(target, self.resolve(value))
+        if isinstance(target, cst.Name):
+            contents = self.contents(value)
+            if contents:
+                self.scope.bind(target.value + "[]", contents)
+
+    def bind_names(self, names: Iterable[str]) -> None:
+        """Bind names to nothing (parameters, function and class names): they shadow outer ones."""
+        for name in names:
+            self.scope.bind(name, EMPTY)
+
+    # -- resolving ----------------------------------------------------------------------------
+
+    def contents(self, node: cst.BaseExpression) -> frozenset[str]:
+        """What a container literal (or a name bound to one) may yield when indexed or iterated."""
+        if isinstance(node, cst.Dict):
+            out: set[str] = set()
+            for element in node.elements:
+                if isinstance(element, cst.DictElement):
+                    out |= self.resolve(element.value)
+            return frozenset(out)
+        if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
+            out = set()
+            for element in node.elements:
+                out |= self.resolve(element.value)
+            return frozenset(out)
+        if isinstance(node, cst.Name):
+            return self.lookup(node.value + "[]") or EMPTY
+        return EMPTY
+
+    def resolve_name(self, name: str) -> frozenset[str]:
+        found = self.lookup(name)
+        if found is not None:
+            return found
+        guesses = {f"{m}.{name}" for m in self._stars()}
+        if name in BUILTINS:
+            guesses.add(f"builtins.{name}")
+        return frozenset(guesses)
+
+    def resolve(self, node: cst.BaseExpression) -> frozenset[str]:
+        """The dotted names ``node`` may evaluate to; empty when unknown."""
+        if isinstance(node, cst.Name):
+            return self.resolve_name(node.value)
+        if isinstance(node, cst.Attribute):
+            attr = node.attr.value
+            return frozenset(f"{q}.{attr}" for q in self.resolve(node.value))
+        if isinstance(node, cst.Call):
+            return self.resolve_call(node)
+        if isinstance(node, cst.Subscript):
+            if isinstance(node.value, cst.Name):
+                return self.lookup(node.value.value + "[]") or EMPTY
+            return EMPTY
+        return EMPTY
+
+    def resolve_call(self, node: cst.Call) -> frozenset[str]:
+        funcs = self.resolve(node.func)
+        if not funcs:
+            return EMPTY
+        args = node.args
+        if "builtins.getattr" in funcs and len(args) >= 2:
+            name = string_value(args[1].value)
+            if name is not None:
+                return frozenset(f"{q}.{name}" for q in self.resolve(args[0].value))
+        if ("importlib.import_module" in funcs or "builtins.__import__" in funcs) and args:
+            name = string_value(args[0].value)
+            if name is not None:
+                return frozenset({name})
+        return frozenset(f"{q}()" for q in funcs)
+
+
+def root(qname: str) -> str:
+    return qname.split(".", 1)[0]
+
+
+def leaf(qname: str) -> str:
+    return qname.rsplit(".", 1)[-1]
