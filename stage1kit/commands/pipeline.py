@@ -1,0 +1,148 @@
+"""``stage1kit init``, ``run``, ``demo`` and ``evaluate``: the whole job, and its starter config."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+DEMO_DIR = "stage1kit-demo"
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+def _print_summary(outcomes, run_dir: Path, seconds: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"stage1kit run — {run_dir}")
+    for column in ("stage", "in", "out", "verdict", "time", "notes"):
+        table.add_column(column)
+    for o in outcomes:
+        notes = "skipped (up to date)" if o.skipped else _notes(o.stats)
+        table.add_row(o.stage, str(o.records_in), str(o.records_out), o.verdict or "-", f"{o.seconds:.1f}s", notes)
+    console = Console()
+    console.print(table)
+    console.print(f"total {seconds:.1f}s; outputs in {run_dir}")
+    report = run_dir / "eval" / "report.md"
+    if report.exists():
+        console.print(f"report: {report}")
+
+
+def _notes(stats: dict) -> str:
+    keys = ("acceptance_rate", "order_agreement_rate", "target_reached", "train_loss", "win_rate")
+    parts = []
+    for key in keys:
+        if key in stats:
+            value = stats[key]
+            parts.append(f"{key}={value:.2f}" if isinstance(value, float) else f"{key}={value}")
+    return ", ".join(parts)
+
+
+def run_pipeline(config_path: Path, start: str | None, until: str | None, *, quiet: bool = False) -> Path:
+    """Load the config, check it, run the selected stages, print the summary; returns the run dir."""
+    from stage1kit.audit_gate import AuditGateError
+    from stage1kit.config import ConfigError, config_problems, load_config
+    from stage1kit.pipeline import Pipeline, PipelineError, select_stages
+    from stage1kit.plugins import PluginError, get_registry
+
+    try:
+        config = load_config(config_path)
+        registry = get_registry()
+        problems = config_problems(config, registry)
+        if problems:
+            raise ConfigError("\n".join(problems))
+        stages = select_stages(start, until)
+    except (ConfigError, PipelineError, PluginError) as exc:
+        raise _fail(exc) from exc
+    pipeline = Pipeline(config, registry, show_progress=not quiet, echo=click.echo)
+    started = time.perf_counter()
+    try:
+        pipeline.run(stages)
+    except AuditGateError as exc:
+        raise _fail(exc) from exc
+    except Exception as exc:
+        gate = _gate_refusal(exc)
+        if gate is not None:
+            raise _fail(gate) from exc
+        if isinstance(exc, (PipelineError, ConfigError, PluginError)):
+            raise _fail(exc) from exc
+        raise
+    _print_summary(pipeline.outcomes, config.run_dir, time.perf_counter() - started)
+    return config.run_dir
+
+
+def _gate_refusal(exc: Exception) -> Exception | None:
+    try:
+        from stage1kit.gate import GateRefused
+    except ImportError:
+        return None
+    return exc if isinstance(exc, GateRefused) else None
+
+
+@click.command("run")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--from", "start", help="First stage to run (instructions, responses, judge, pairs, train-sft, train-dpo, evaluate).")
+@click.option("--until", help="Last stage to run.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def run_command(config: Path, start: str | None, until: str | None, quiet: bool) -> None:
+    """Run the pipeline CONFIG describes; finished stages whose manifests still match are skipped."""
+    run_pipeline(config, start, until, quiet=quiet)
+
+
+@click.command("init")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path), default="stage1kit.toml")
+@click.option("--model", help="Base model: a local checkpoint or a hub id. Default: build the tiny model beside the config.")
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+def init_command(config: Path, model: str | None, force: bool) -> None:
+    """Write a commented starter CONFIG that runs as is (on the tiny model unless --model is given)."""
+    from stage1kit.starter import write_starter_config
+
+    if config.exists() and not force:
+        raise click.ClickException(f"{config} exists; pass --force to overwrite it")
+    if model is None:
+        from stage1kit.testing import build_tiny_model
+
+        model_dir = config.parent / "tiny-model"
+        if not model_dir.exists():
+            click.echo(f"building the tiny model in {model_dir} ...")
+            build_tiny_model(model_dir, seed=0, pretrain_steps=DEMO_PRETRAIN_STEPS)
+        model = "tiny-model"
+    write_starter_config(config, model=model)
+    click.echo(f"wrote {config}; run it with: stage1kit run {config}")
+
+
+#: How long the demo's tiny model is fitted to the built-in corpus: enough for word-like text.
+DEMO_PRETRAIN_STEPS = 60
+
+
+@click.command("demo")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=DEMO_DIR, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def demo_command(directory: Path, quiet: bool) -> None:
+    """Build the tiny model, write a demo config and run the whole pipeline offline on CPU."""
+    from stage1kit.starter import write_starter_config
+    from stage1kit.testing import build_tiny_model
+
+    started = time.perf_counter()
+    directory.mkdir(parents=True, exist_ok=True)
+    model_dir = directory / "tiny-model"
+    if not (model_dir / "config.json").exists():
+        click.echo(f"building the tiny model in {model_dir} (offline, a few seconds) ...")
+        build_tiny_model(model_dir, seed=0, pretrain_steps=DEMO_PRETRAIN_STEPS)
+    config = directory / "stage1kit.toml"
+    if not config.exists():
+        write_starter_config(config, model="tiny-model")
+    run_pipeline(config, None, None, quiet=quiet)
+    click.echo(f"demo finished in {time.perf_counter() - started:.1f}s; config: {config}")
+
+
+@click.command("evaluate")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def evaluate_command(config: Path, quiet: bool) -> None:
+    """Evaluate the trained model of CONFIG's run against its base model (the evaluate stage alone)."""
+    run_pipeline(config, "evaluate", "evaluate", quiet=quiet)
