@@ -1,0 +1,130 @@
+"""What the SFT and DPO trainers share: TRL arguments from settings, LoRA, data, saving, metrics.
+
+Imported only when a trainer is built (it imports torch), never when plugins are listed.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from stage1kit.records import atomic_write_text, read_records
+from stage1kit_trl.config import TrainingSettings
+
+PLUGIN = "stage1kit_trl"
+
+
+def library_versions() -> dict[str, str]:
+    """Versions that decide how training behaves, recorded in the training manifest."""
+    found = {}
+    for name in ("stage1kit", "trl", "peft", "transformers", "accelerate", "torch", "datasets"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def describe(name: str, kind: str, settings: TrainingSettings) -> dict[str, Any]:
+    return {
+        "name": name,
+        "plugin": PLUGIN,
+        "dataset_kind": kind,
+        "versions": library_versions(),
+        "settings": settings.to_dict(),
+    }
+
+
+def use_bf16(settings: TrainingSettings) -> bool:
+    """bf16 only where a GPU supports it: on CPU it is slow and TRL's default (on) would be wrong."""
+    supported = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if settings.bf16 is None:
+        return supported
+    if settings.bf16 and not supported:
+        raise ValueError("bf16 = true needs a GPU that supports bfloat16; none is visible (set bf16 = false)")
+    return settings.bf16
+
+
+def training_arguments(settings: TrainingSettings, output_dir: Path) -> dict[str, Any]:
+    """Keyword arguments every TRL config here gets; they behave the same under ``accelerate launch``."""
+    return {
+        "output_dir": str(output_dir),
+        "learning_rate": settings.learning_rate,
+        "num_train_epochs": settings.epochs,
+        "max_steps": settings.max_steps if settings.max_steps is not None else -1,
+        "per_device_train_batch_size": settings.batch_size,
+        "gradient_accumulation_steps": settings.grad_accum,
+        "max_length": settings.max_length,
+        "logging_steps": settings.logging_steps,
+        "report_to": settings.report_to,
+        "seed": settings.seed,
+        "data_seed": settings.seed,
+        "gradient_checkpointing": settings.gradient_checkpointing,
+        "bf16": use_bf16(settings),
+        "use_cpu": not torch.cuda.is_available(),
+        "dataloader_num_workers": 0,
+        "save_strategy": "no",  # the stage saves the final adapter; checkpoints are the user's call
+        "disable_tqdm": not settings.progress,
+    }
+
+
+def lora_config(settings: TrainingSettings) -> Any:
+    """The LoRA adapter to add, or None for full fine-tuning."""
+    if settings.full:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=settings.lora_r,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        target_modules=settings.target_modules,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
+def is_peft(model: Any) -> bool:
+    from peft import PeftModel
+
+    return isinstance(model, PeftModel)
+
+
+def load_text_dataset(path: Path, columns: tuple[str, ...]) -> Any:
+    """The dataset's text columns only: metadata (provenance dicts, margins) has no place in TRL's maps."""
+    from datasets import Dataset
+
+    records = read_records(path)
+    if not records:
+        raise ValueError(f"{path}: no records to train on")
+    return Dataset.from_list([{column: record[column] for column in columns} for record in records])
+
+
+def final_metrics(trainer: Any, train_output: Any) -> dict[str, Any]:
+    """TRL's end-of-training metrics plus the last value of every logged series."""
+    metrics: dict[str, Any] = {k: float(v) for k, v in train_output.metrics.items() if isinstance(v, (int, float))}
+    metrics["global_step"] = int(trainer.state.global_step)
+    last: dict[str, float] = {}
+    for entry in trainer.state.log_history:
+        for key, value in entry.items():
+            if isinstance(value, (int, float)) and key not in ("step", "epoch"):
+                last[key] = float(value)
+    metrics.update({f"last_{k}": v for k, v in last.items() if k not in metrics})
+    return metrics
+
+
+def write_log_history(trainer: Any, output_dir: Path) -> None:
+    if trainer.accelerator.is_main_process:
+        atomic_write_text(output_dir / "log_history.json", json.dumps(trainer.state.log_history, indent=2))
+
+
+def save_full_model(trainer: Any, model: Any, output_dir: Path) -> None:
+    """A whole checkpoint (model + tokenizer) that ``CleanModelLoader(output_dir)`` loads."""
+    if trainer.accelerator.is_main_process:
+        model.save_pretrained(output_dir)
+        trainer.processing_class.save_pretrained(output_dir)
+    trainer.accelerator.wait_for_everyone()

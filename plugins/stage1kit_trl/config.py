@@ -1,0 +1,95 @@
+"""Settings of the TRL trainers: every knob in one place, apart from the training logic.
+
+Plain dataclasses with defaults and help text (the TRL ``*Config`` style), free of torch and TRL
+imports so that listing plugins and writing starter configs stay cheap. ``SFTSettings`` and
+``DPOSettings`` are what the ``trl-sft`` and ``trl-dpo`` factories accept as keyword arguments;
+``stage1kit.stages.train.TrainSettings`` passes the user's config through under the same names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: ``target_modules`` value meaning every linear layer except the output head (PEFT's spelling).
+ALL_LINEAR = "all-linear"
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass
+class TrainingSettings:
+    """What SFT and DPO share: optimisation, LoRA or full fine-tuning, logging, data requirements."""
+
+    learning_rate: float = field(default=2e-4, metadata=_help("Peak learning rate (linear decay)."))
+    epochs: float = field(default=1.0, metadata=_help("Passes over the dataset; ignored when max_steps is set."))
+    max_steps: int | None = field(default=None, metadata=_help("Stop after this many optimiser steps (overrides epochs)."))
+    batch_size: int = field(default=4, metadata=_help("Examples per device per step (DPO: pairs)."))
+    grad_accum: int = field(default=1, metadata=_help("Gradient accumulation steps."))
+    max_length: int = field(default=1024, metadata=_help("Truncate prompt+completion to this many tokens."))
+    full: bool = field(default=False, metadata=_help("Full fine-tuning instead of LoRA (saves a whole checkpoint)."))
+    lora_r: int = field(default=16, metadata=_help("LoRA rank."))
+    lora_alpha: int = field(default=32, metadata=_help("LoRA alpha (scale = alpha / r)."))
+    lora_dropout: float = field(default=0.05, metadata=_help("Dropout on the LoRA branch."))
+    target_modules: list[str] | str = field(
+        default=ALL_LINEAR, metadata=_help("Modules LoRA adapts: a list of names, or 'all-linear'.")
+    )
+    report_to: list[str] | str = field(
+        default="none", metadata=_help("Passed to TRL/transformers: 'none', 'tensorboard', 'wandb', a list...")
+    )
+    logging_steps: int = field(default=10, metadata=_help("Log metrics every this many steps."))
+    seed: int = field(default=0, metadata=_help("Seed for adapter init, shuffling and dropout."))
+    gradient_checkpointing: bool = field(default=False, metadata=_help("Trade compute for memory on big models."))
+    bf16: bool | None = field(default=None, metadata=_help("bf16 mixed precision; unset: on where the GPU supports it, never on CPU."))
+    progress: bool = field(default=True, metadata=_help("Show TRL's progress bar."))
+    min_records: int = field(default=4, metadata=_help("Refuse datasets with fewer records than this."))
+    requirements: dict[str, float] = field(
+        default_factory=dict,
+        metadata=_help("Further QC minimums/maximums the dataset manifest must meet, e.g. {min_acceptance_rate = 0.2}."),
+    )
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.max_steps is not None and self.max_steps <= 0:
+            problems.append(f"max_steps must be positive, got {self.max_steps}")
+        for name in ("batch_size", "grad_accum", "max_length", "lora_r", "logging_steps"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            problems.append(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        for key in self.requirements:
+            if not key.startswith(("min_", "max_")):
+                problems.append(f"requirement '{key}' must start with min_ or max_ (e.g. min_acceptance_rate)")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def gate_requirements(self) -> dict[str, float]:
+        """The thresholds the gate checks against the dataset's manifest before training."""
+        return {"min_records": float(self.min_records), **{k: float(v) for k, v in self.requirements.items()}}
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+@dataclass
+class SFTSettings(TrainingSettings):
+    """Supervised fine-tuning on prompt/completion records; loss on the completion tokens only."""
+
+
+@dataclass
+class DPOSettings(TrainingSettings):
+    """DPO on prompt/chosen/rejected pairs, continuing from the SFT output."""
+
+    learning_rate: float = field(default=5e-5, metadata=_help("Peak learning rate (linear decay)."))
+    beta: float = field(default=0.1, metadata=_help("DPO beta: how far the policy may move from the reference."))
+    merge_sft: bool = field(
+        default=False,
+        metadata=_help(
+            "Merge the SFT adapter into the base and train a fresh adapter on top (saves a whole checkpoint); "
+            "default: keep training the SFT adapter, whose frozen copy is the reference."
+        ),
+    )

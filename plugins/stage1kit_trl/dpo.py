@@ -1,0 +1,92 @@
+"""The ``trl-dpo`` trainer: TRL's DPOTrainer on prompt/chosen/rejected records, from the SFT output.
+
+The engine hands over the base model with the SFT adapter loaded trainable. The reference model is
+handled the PEFT way, as TRL 1.16 does it, with no second model in memory:
+
+- adapter mode (default): TRL copies the SFT adapter into a frozen ``ref`` adapter and trains the
+  ``default`` one, so the reference is exactly the SFT policy; the output is an adapter on the base.
+- ``merge_sft``: the SFT adapter is merged into the base, a fresh LoRA trains on top and the
+  reference is that model with the adapter disabled; the output is a whole merged checkpoint.
+- full fine-tuning: reference log-probs are precomputed from the starting model before training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from stage1kit.protocols import TrainResult
+from stage1kit_trl import common
+from stage1kit_trl.batch_checks import check_dpo_batch, first_batch
+from stage1kit_trl.config import DPOSettings
+
+DPO_COLUMNS = ("prompt", "chosen", "rejected")
+
+
+class TrlDPOTrainer:
+    """Implements :class:`stage1kit.protocols.Trainer` for DPO datasets."""
+
+    dataset_kind = "dpo"
+    name = "trl-dpo"
+
+    def __init__(self, settings: DPOSettings) -> None:
+        self.settings = settings
+
+    def requirements(self) -> dict[str, float]:
+        return self.settings.gate_requirements()
+
+    def describe(self) -> dict[str, Any]:
+        return common.describe(self.name, self.dataset_kind, self.settings)
+
+    def _policy(self, model: Any) -> tuple[Any, Any]:
+        """(model to hand TRL, LoRA config to add or None) for the configured mode."""
+        policy = model.model
+        if self.settings.full:
+            if common.is_peft(policy):
+                policy = policy.merge_and_unload()
+            for parameter in policy.parameters():
+                parameter.requires_grad_(True)
+            return policy, None
+        if common.is_peft(policy) and self.settings.merge_sft:
+            return policy.merge_and_unload(), common.lora_config(self.settings)
+        if common.is_peft(policy):
+            return policy, None  # keep training the SFT adapter; TRL freezes a copy as the reference
+        return policy, common.lora_config(self.settings)
+
+    def build(self, model: Any, dataset_path: Path, output_dir: Path) -> Any:
+        """The configured TRL ``DPOTrainer`` (exposed so tests and users can inspect it)."""
+        from trl import DPOConfig, DPOTrainer
+
+        policy, peft_config = self._policy(model)
+        args = DPOConfig(
+            **common.training_arguments(self.settings, output_dir),
+            beta=self.settings.beta,
+            precompute_ref_log_probs=self.settings.full,
+        )
+        return DPOTrainer(
+            model=policy,
+            args=args,
+            train_dataset=common.load_text_dataset(dataset_path, DPO_COLUMNS),
+            processing_class=model.tokenizer,
+            peft_config=peft_config,
+        )
+
+    def train(self, model: Any, dataset_path: Path, output_dir: Path) -> TrainResult:
+        output_dir = Path(output_dir)
+        merged_before = bool(self.settings.merge_sft and common.is_peft(model.model))
+        trainer = self.build(model, Path(dataset_path), output_dir)
+        batch, prompts = first_batch(trainer)
+        check_dpo_batch(batch, prompts, trainer.processing_class)
+        result = trainer.train()
+        trained = trainer.accelerator.unwrap_model(trainer.model)
+        if common.is_peft(trained) and "ref" in trained.peft_config:
+            trained.delete_adapter("ref")  # the frozen reference copy is not part of the output
+        if merged_before and common.is_peft(trained):
+            # The fresh adapter sits on the merged SFT weights, so only a merged checkpoint reloads correctly.
+            common.save_full_model(trainer, trained.merge_and_unload(), output_dir)
+            adapter = False
+        else:
+            trainer.save_model(str(output_dir))
+            adapter = common.is_peft(trained)
+        common.write_log_history(trainer, output_dir)
+        return TrainResult(output_dir=output_dir, metrics=common.final_metrics(trainer, result), adapter=adapter)

@@ -1,0 +1,60 @@
+"""The ``trl-sft`` trainer: TRL's SFTTrainer on prompt/completion records, completion-only loss.
+
+The engine hands over the model and tokenizer from CleanModelLoader; nothing here loads a model.
+Records are plain strings, so TRL tokenizes ``prompt`` and ``prompt + completion`` as text, appends
+one EOS and masks the prompt out of the loss. The first batch is checked before the first step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from stage1kit.protocols import TrainResult
+from stage1kit_trl import common
+from stage1kit_trl.batch_checks import check_sft_batch, first_batch
+from stage1kit_trl.config import SFTSettings
+
+SFT_COLUMNS = ("prompt", "completion")
+
+
+class TrlSFTTrainer:
+    """Implements :class:`stage1kit.protocols.Trainer` for SFT datasets."""
+
+    dataset_kind = "sft"
+    name = "trl-sft"
+
+    def __init__(self, settings: SFTSettings) -> None:
+        self.settings = settings
+
+    def requirements(self) -> dict[str, float]:
+        return self.settings.gate_requirements()
+
+    def describe(self) -> dict[str, Any]:
+        return common.describe(self.name, self.dataset_kind, self.settings)
+
+    def build(self, model: Any, dataset_path: Path, output_dir: Path) -> Any:
+        """The configured TRL ``SFTTrainer`` (exposed so tests and users can inspect it)."""
+        from trl import SFTConfig, SFTTrainer
+
+        args = SFTConfig(**common.training_arguments(self.settings, output_dir), completion_only_loss=True)
+        # An already-wrapped PEFT model (e.g. an adapter to continue) trains as it is.
+        peft_config = None if common.is_peft(model.model) else common.lora_config(self.settings)
+        return SFTTrainer(
+            model=model.model,
+            args=args,
+            train_dataset=common.load_text_dataset(dataset_path, SFT_COLUMNS),
+            processing_class=model.tokenizer,
+            peft_config=peft_config,
+        )
+
+    def train(self, model: Any, dataset_path: Path, output_dir: Path) -> TrainResult:
+        output_dir = Path(output_dir)
+        trainer = self.build(model, Path(dataset_path), output_dir)
+        batch, prompts = first_batch(trainer)
+        check_sft_batch(batch, prompts, trainer.processing_class)
+        result = trainer.train()
+        trainer.save_model(str(output_dir))
+        common.write_log_history(trainer, output_dir)
+        adapter = common.is_peft(trainer.accelerator.unwrap_model(trainer.model))
+        return TrainResult(output_dir=output_dir, metrics=common.final_metrics(trainer, result), adapter=adapter)
