@@ -1,0 +1,16 @@
+"""Registers the built-in evaluators. Imported whenever plugins are listed, so it stays light:
+the evaluator modules import only the stage1kit core, and torch/matplotlib load when they run."""
+
+from __future__ import annotations
+
+from stage1kit.hookspecs import Register, hookimpl
+
+
+@hookimpl
+def register_evaluators(register: Register) -> None:
+    """``win-rate``: trained vs base on held-out instructions; ``heldout-likelihood``: SFT targets."""
+    from stage1kit_eval.likelihood import HeldoutLikelihoodEvaluator
+    from stage1kit_eval.win_rate import WinRateEvaluator
+
+    register("win-rate", WinRateEvaluator)
+    register("heldout-likelihood", HeldoutLikelihoodEvaluator)

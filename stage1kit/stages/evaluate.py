@@ -1,0 +1,212 @@
+"""The evaluate stage: held-out data, the configured evaluators, and the report in ``eval/``.
+
+The engine loads both models (base and trained) through ``CleanModelLoader`` and passes them in;
+evaluators get them inside an :class:`~stage1kit.protocols.EvalContext` and never load anything.
+
+Held-out instructions come from ``heldout.jsonl`` (``{"id", "instruction"}``, optionally with
+``prompt``/``completion``). Without it, the last ``heldout`` instructions of ``instructions.jsonl``
+that no SFT record uses stand in, and the report says so. Held-out SFT targets are the
+``prompt``/``completion`` pairs of the held-out rows, else the judge's best candidate for each held-out
+instruction in ``judgements.jsonl``. Anything that also appears in ``sft.jsonl`` is dropped: the
+model trained on it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stage1kit.prompting import training_completion, training_prompt
+from stage1kit.protocols import EvalContext
+from stage1kit.records import read_records
+from stage1kit.rundir import RunDir
+from stage1kit.stages import StageOutcome
+
+if TYPE_CHECKING:
+    from stage1kit.loader import LoadedModel
+    from stage1kit.plugins import Registry
+
+
+class EvaluateError(RuntimeError):
+    """An evaluator failed; the report was still written with the other sections."""
+
+
+@dataclass
+class EvaluateSettings:
+    """``[evaluate]`` in the run config."""
+
+    evaluators: list[str] = field(default_factory=lambda: ["win-rate", "heldout-likelihood"])
+    #: how many held-out instructions to evaluate on (the first N of heldout.jsonl)
+    heldout: int = 16
+    #: offered to every evaluator whose factory takes ``max_new_tokens``
+    max_new_tokens: int = 64
+    seed: int = 0
+    #: the critic that judges; empty means the only registered one
+    critic: str = ""
+    critic_settings: dict[str, Any] = field(default_factory=dict)
+    #: per-evaluator settings tables, e.g. {"win-rate": {"tie_confidence": 0.2}}
+    evaluator_settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class HeldoutSet:
+    """The held-out instructions and SFT records, where they came from, and what was dropped."""
+
+    instructions: list[str]
+    sft: list[dict[str, Any]]
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        return {"instructions": len(self.instructions), "sft_records": len(self.sft), "source": self.source, "notes": self.notes}
+
+
+# --------------------------------------------------------------------------- held-out data
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    return read_records(path) if path.is_file() else []
+
+
+def _trained_keys(sft: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
+    """Instruction ids and prompts the SFT dataset (the training data) uses."""
+    ids = {str(r["instruction_id"]) for r in sft if r.get("instruction_id") is not None}
+    prompts = {r["prompt"] for r in sft if isinstance(r.get("prompt"), str)}
+    return ids, prompts
+
+
+def _heldout_rows(run: RunDir, count: int, trained_ids: set[str], trained_prompts: set[str]) -> tuple[list[dict[str, Any]], str, list[str]]:
+    notes: list[str] = []
+    if run.heldout.is_file():
+        rows, source = _rows(run.heldout), "heldout.jsonl"
+    else:
+        pool = [
+            r for r in _rows(run.dataset("instructions"))
+            if str(r.get("id")) not in trained_ids and training_prompt(str(r.get("instruction", ""))) not in trained_prompts
+        ]
+        rows, source = pool[-count:] if count > 0 else [], "instructions.jsonl (fallback)"
+        notes.append(
+            f"heldout.jsonl not found: used the last {len(rows)} instructions of instructions.jsonl that no SFT "
+            "record uses. They passed the same filters as the training data but were not trained on."
+        )
+    rows = [r for r in rows if isinstance(r.get("instruction"), str) and r["instruction"].strip()]
+    clean = [r for r in rows if str(r.get("id")) not in trained_ids and training_prompt(r["instruction"]) not in trained_prompts]
+    if len(clean) < len(rows):
+        notes.append(f"dropped {len(rows) - len(clean)} held-out instructions that sft.jsonl trains on")
+    return clean[:count], source, notes
+
+
+def _sft_targets(run: RunDir, rows: list[dict[str, Any]], trained_prompts: set[str]) -> tuple[list[dict[str, Any]], str]:
+    given = [
+        {"id": r.get("id"), "prompt": r["prompt"], "completion": r["completion"]}
+        for r in rows if isinstance(r.get("prompt"), str) and isinstance(r.get("completion"), str)
+    ]
+    if given:
+        return given, "held-out rows' prompt/completion"
+    wanted = {str(r.get("id")): r["instruction"] for r in rows}
+    targets = []
+    for judged in _rows(run.dataset("judgements")):
+        instruction_id = str(judged.get("instruction_id"))
+        candidates, best = judged.get("candidates") or [], judged.get("best_index")
+        if instruction_id in wanted and isinstance(best, int) and 0 <= best < len(candidates):
+            prompt = training_prompt(wanted.pop(instruction_id))
+            targets.append({"id": instruction_id, "prompt": prompt, "completion": training_completion(candidates[best])})
+    return [t for t in targets if t["prompt"] not in trained_prompts], "judge's best candidate (judgements.jsonl)"
+
+
+def select_heldout(run: RunDir, count: int) -> HeldoutSet:
+    """Held-out instructions and SFT targets for the evaluators, none of them trained on."""
+    trained_ids, trained_prompts = _trained_keys(_rows(run.dataset("sft")))
+    rows, source, notes = _heldout_rows(run, count, trained_ids, trained_prompts)
+    sft, sft_source = _sft_targets(run, rows, trained_prompts)
+    notes.append(f"held-out SFT targets: {len(sft)} from {sft_source}" if sft else "no held-out SFT targets found")
+    return HeldoutSet([r["instruction"] for r in rows], sft, source, notes)
+
+
+# --------------------------------------------------------------------------- plugins
+
+
+def make_critic(registry: "Registry", settings: EvaluateSettings) -> Any:
+    name = settings.critic
+    if not name:
+        names = registry.names("critics")
+        if len(names) != 1:
+            raise EvaluateError(
+                f"[evaluate] critic is not set and {len(names)} critics are registered ({', '.join(names) or 'none'}); "
+                "name one in the config"
+            )
+        name = names[0]
+    return registry.create("critics", name, **settings.critic_settings)
+
+
+def make_evaluator(registry: "Registry", name: str, settings: EvaluateSettings) -> Any:
+    """The evaluator with its settings table; shared settings go to factories that take them."""
+    factory = registry.get("evaluators", name).factory
+    shared = {"max_new_tokens": settings.max_new_tokens}
+    try:
+        accepted = set(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):
+        accepted = set()
+    own = settings.evaluator_settings.get(name, {})
+    return registry.create("evaluators", name, **{k: v for k, v in shared.items() if k in accepted}, **own)
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+def _headline(sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    keys = ("win_rate", "ci95", "wins", "losses", "ties", "delta_mean_token_logprob", "perplexity_ratio", "missing", "error")
+    return {name: {k: s[k] for k in keys if k in s} for name, s in sections.items()}
+
+
+def run_evaluate_stage(
+    run_dir: RunDir | str | Path,
+    settings: EvaluateSettings,
+    *,
+    base: "LoadedModel",
+    trained: "LoadedModel",
+    registry: "Registry",
+    audit: dict[str, Any] | None,
+    show_progress: bool = True,
+) -> StageOutcome:
+    """Run each configured evaluator on the held-out data and write ``eval/report.{json,md}``."""
+    from stage1kit_eval.report import write_report
+
+    started = time.perf_counter()
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir.at(run_dir)
+    heldout = select_heldout(run, settings.heldout)
+    ctx = EvalContext(base, trained, make_critic(registry, settings), heldout.instructions, heldout.sft, run.root, settings.seed)
+    sections: dict[str, dict[str, Any]] = {}
+    failed: list[str] = []
+    for name in settings.evaluators:
+        evaluator = make_evaluator(registry, name, settings)
+        if show_progress:
+            print(f"evaluate: {name} on {len(heldout.instructions)} held-out instructions", file=sys.stderr)
+        try:
+            sections[name] = evaluator.evaluate(ctx)
+        except Exception as exc:  # the report still records the other evaluators
+            sections[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            failed.append(name)
+    models = {"base": base.provenance, "trained": trained.provenance}
+    outputs = write_report(
+        run.eval_dir, run_root=run.root, sections=sections, heldout=heldout.describe(),
+        models=models, audit=audit, settings=asdict(settings),
+    )
+    if failed:
+        raise EvaluateError(
+            f"evaluator(s) {', '.join(failed)} failed: "
+            + "; ".join(sections[n]["error"] for n in failed)
+            + f". The report with the other sections is at {outputs[1]}."
+        )
+    return StageOutcome(
+        stage="evaluate",
+        records_in=len(heldout.instructions),
+        records_out=len(sections),
+        seconds=time.perf_counter() - started,
+        outputs=outputs,
+        stats=_headline(sections),
+    )
