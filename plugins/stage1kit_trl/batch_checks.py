@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from stage1kit.gate import TrainingDataError
 from stage1kit.loader import CHAT_MARKERS
 
 
-class BatchCheckError(RuntimeError):
+class BatchCheckError(TrainingDataError):
     """The first training batch is not what the data promised; nothing was trained."""
 
 
