@@ -1,0 +1,132 @@
+"""The one shared log-prob critic: instruction quality and pairwise preference from next-token odds.
+
+Pointwise, it reads P(" Yes") against P(" No") after a few-shot judge prompt; pairwise, P(" A")
+against P(" B"), with each pair presented in both orders and averaged so the model's preference for
+a position cancels out. All prompts of a call are scored in batched forward passes through
+:mod:`stage1kit.logprobs`; nothing here loops over examples around a forward pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from stage1kit.loader import LoadedModel
+from stage1kit.logprobs import ScoringConfig, option_logprobs, option_tokens
+from stage1kit.protocols import PairQuery, PairVerdict
+from stage1kit_hf import prompts
+from stage1kit_hf.meta import PLUGIN, plugin_version
+
+
+@dataclass
+class CriticSettings:
+    """Settings of the ``logprob`` critic (the ``[critic]`` table of a config)."""
+
+    batch_size: int = 16
+    max_tokens_per_batch: int = 16384
+    padding_side: str = "left"
+    #: completion-style judge prompts; ``{instruction}`` / ``{response_a}`` ``{response_b}`` placeholders
+    instruction_template: str = prompts.INSTRUCTION_JUDGE_TEMPLATE
+    pair_template: str = prompts.PAIR_JUDGE_TEMPLATE
+    yes_no: tuple[str, str] = (" Yes", " No")
+    labels: tuple[str, str] = (" A", " B")
+    #: content-free instruction whose yes/no log-odds are subtracted ("calibrate before use", Zhao et
+    #: al. 2021): removes the model's prior for the label tokens themselves; None turns it off
+    calibration_text: str | None = "N/A"
+    #: responses longer than this are cut (in characters) inside the judge prompt, to bound its length
+    max_response_chars: int = 2000
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+class LogprobCritic:
+    """Implements :class:`stage1kit.protocols.Critic` with a loaded model's own log-probabilities."""
+
+    name = "logprob"
+
+    def __init__(self, settings: CriticSettings | None = None) -> None:
+        self.settings = settings or CriticSettings()
+        s = self.settings
+        prompts.check_template("instruction_template", s.instruction_template, ["instruction"])
+        prompts.check_template("pair_template", s.pair_template, ["instruction", "response_a", "response_b"])
+        self.scoring = ScoringConfig(s.batch_size, s.max_tokens_per_batch, s.padding_side)
+
+    def instruction_prompt(self, instruction: str) -> str:
+        return prompts.fill(self.settings.instruction_template, instruction=instruction.strip())
+
+    def pair_prompt(self, instruction: str, first: str, second: str) -> str:
+        limit = self.settings.max_response_chars
+        return prompts.fill(
+            self.settings.pair_template,
+            instruction=instruction.strip(),
+            response_a=_clip(first.strip(), limit),
+            response_b=_clip(second.strip(), limit),
+        )
+
+    def score_instructions(self, model: LoadedModel, instructions: Sequence[str]) -> list[float]:
+        """P(yes) normalised over yes/no for each instruction (calibrated unless turned off).
+
+        The content-free prompt rides in the same batched scoring call as the instructions.
+        """
+        if not instructions:
+            return []
+        options = option_tokens(model.tokenizer, list(self.settings.yes_no))
+        texts = [self.instruction_prompt(i) for i in instructions]
+        calibrate = self.settings.calibration_text is not None
+        if calibrate:
+            texts.append(self.instruction_prompt(self.settings.calibration_text))
+        rows = option_logprobs(model, texts, options, self.scoring)
+        prior = 0.0
+        if calibrate:
+            yes0, no0 = rows.pop()
+            prior = yes0 - no0
+        return [_sigmoid(yes - no - prior) for yes, no in rows]
+
+    def compare(self, model: LoadedModel, queries: Sequence[PairQuery]) -> list[PairVerdict]:
+        """Both orders of every pair in one batched scoring call; verdicts averaged over the orders."""
+        if not queries:
+            return []
+        options = option_tokens(model.tokenizer, list(self.settings.labels))
+        texts = []
+        for q in queries:
+            texts.append(self.pair_prompt(q.instruction, q.response_a, q.response_b))
+            texts.append(self.pair_prompt(q.instruction, q.response_b, q.response_a))
+        rows = option_logprobs(model, texts, options, self.scoring)
+        verdicts = []
+        for index in range(len(queries)):
+            (a1, b1), (b2, a2) = rows[2 * index], rows[2 * index + 1]
+            verdicts.append(combine_orders(a1 - b1, a2 - b2))
+        return verdicts
+
+    def describe(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "name": self.name,
+            "plugin": PLUGIN,
+            "version": plugin_version(),
+            "prompt_template_sha256": {
+                "instruction": prompts.template_sha256(s.instruction_template),
+                "pair": prompts.template_sha256(s.pair_template),
+            },
+            "options": {"yes_no": list(s.yes_no), "labels": list(s.labels)},
+            "calibration_text": s.calibration_text,
+        }
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def combine_orders(margin_first: float, margin_second: float) -> PairVerdict:
+    """Average the A-over-B log-odds from the two presentation orders (both oriented to A)."""
+    margin = (margin_first + margin_second) / 2.0
+    prob_a = (_sigmoid(margin_first) + _sigmoid(margin_second)) / 2.0
+    agree = (margin_first > 0) == (margin_second > 0)
+    return PairVerdict(margin=margin, prob_a=prob_a, confidence=abs(2.0 * prob_a - 1.0), orders_agree=agree)

@@ -1,0 +1,289 @@
+"""The shared log-prob scoring primitive: one batched forward pass per batch, for every judge.
+
+Two questions, both answered from a loaded causal LM's next-token distributions:
+
+* :func:`continuation_logprobs` -- log P(continuation | prompt), summed over its tokens;
+* :func:`option_logprobs` -- log P(option | prompt) for a fixed set of options (``" A"``/``" B"``,
+  ``" Yes"``/``" No"``) after each prompt.
+
+Rows are sorted by length and cut into batches bounded by ``batch_size`` and
+``max_tokens_per_batch`` (length bucketing keeps padding small), scored, and returned in the caller's
+order. Left padding (the default) aligns every row's end, so only the last few positions go through
+the LM head (``logits_to_keep``); right padding works too. Position ids are passed explicitly so a
+padded row scores exactly as it would alone.
+
+Options are tokenised once, without the prompt. Tokens every option shares (a byte-level BPE splits
+the leading space off ``" A"`` and ``" B"``) are scored as part of each option; after them each
+option's next token must differ from every other's. Options that collide there would be decided by
+later tokens only, or tie silently under first-token scoring, so :class:`OptionCollisionError` is
+raised instead. When every option is one token past the shared prefix, one row per prompt answers
+all options at once; otherwise each (prompt, option) is a row of the same batched pass.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from stage1kit.loader import LoadedModel
+
+PADDING_SIDES = ("left", "right")
+
+
+class OptionCollisionError(ValueError):
+    """Two options cannot be told apart at the first token where they should differ."""
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """How rows are batched: at most ``batch_size`` rows and ``max_tokens_per_batch`` padded tokens."""
+
+    batch_size: int = 16
+    max_tokens_per_batch: int = 16384
+    padding_side: str = "left"
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.max_tokens_per_batch < 1:
+            raise ValueError(f"max_tokens_per_batch must be at least 1, got {self.max_tokens_per_batch}")
+        if self.padding_side not in PADDING_SIDES:
+            raise ValueError(f"padding_side must be 'left' or 'right', got {self.padding_side!r}")
+
+
+@dataclass(frozen=True)
+class ContinuationScore:
+    """Summed log-probability of a continuation, with its per-token parts."""
+
+    logprob: float
+    num_tokens: int
+    token_logprobs: tuple[float, ...]
+
+    @property
+    def mean_logprob(self) -> float:
+        return self.logprob / self.num_tokens if self.num_tokens else 0.0
+
+
+@dataclass(frozen=True)
+class OptionTokens:
+    """Options tokenised once: the prefix they share, then each option's remaining tokens."""
+
+    options: tuple[str, ...]
+    shared: tuple[int, ...]
+    rest: tuple[tuple[int, ...], ...]
+
+    @property
+    def single_row(self) -> bool:
+        """True when every option ends one token after the shared prefix: one row scores all."""
+        return all(len(r) == 1 for r in self.rest)
+
+
+def option_tokens(tokenizer: Any, options: Sequence[str]) -> OptionTokens:
+    """Tokenise ``options`` (no special tokens) and check they part ways at one token position."""
+    if len(options) < 2:
+        raise ValueError(f"need at least two options to choose between, got {list(options)!r}")
+    ids = [tuple(x) for x in tokenizer(list(options), add_special_tokens=False)["input_ids"]]
+    for text, tokens in zip(options, ids):
+        if not tokens:
+            raise ValueError(f"option {text!r} encodes to no tokens; give non-empty options")
+    shared = 0
+    while all(len(t) > shared for t in ids) and len({t[shared] for t in ids}) == 1:
+        shared += 1
+    rest = tuple(t[shared:] for t in ids)
+    first: dict[int, str] = {}
+    for text, tail in zip(options, rest):
+        if not tail:
+            raise OptionCollisionError(
+                f"option {text!r} is identical to, or a token prefix of, another of {list(options)!r}: "
+                "no next token tells them apart. Choose options whose first distinguishing tokens differ "
+                "(e.g. ' A'/' B', ' Yes'/' No')."
+            )
+        if tail[0] in first:
+            token = tokenizer.convert_ids_to_tokens(tail[0])
+            raise OptionCollisionError(
+                f"options {first[tail[0]]!r} and {text!r} collide: after the tokens all options share, both "
+                f"continue with {token!r}, so the next-token distribution cannot tell them apart. Choose "
+                "options whose first distinguishing tokens differ (e.g. ' A'/' B', ' Yes'/' No')."
+            )
+        first[tail[0]] = text
+    return OptionTokens(tuple(options), ids[0][:shared], rest)
+
+
+def _encode_prompts(tokenizer: Any, prompts: Sequence[str]) -> list[list[int]]:
+    return [list(x) for x in tokenizer(list(prompts), add_special_tokens=True)["input_ids"]]
+
+
+def continuation_logprobs(
+    loaded: "LoadedModel",
+    prompts: Sequence[str],
+    continuations: Sequence[str],
+    config: ScoringConfig | None = None,
+) -> list[ContinuationScore]:
+    """log P(continuation | prompt) for each pair, batched and length-bucketed.
+
+    The prompt is encoded with the tokenizer's special tokens (BOS where it adds one), the
+    continuation without, and the two id lists are concatenated.
+    """
+    if len(prompts) != len(continuations):
+        raise ValueError(f"{len(prompts)} prompts but {len(continuations)} continuations; pass one each")
+    tokenizer = loaded.tokenizer
+    prompt_ids = _encode_prompts(tokenizer, prompts)
+    cont_ids = [list(x) for x in tokenizer(list(continuations), add_special_tokens=False)["input_ids"]]
+    rows, targets, owners = [], [], []
+    for index, (p, c) in enumerate(zip(prompt_ids, cont_ids)):
+        if c:
+            rows.append(p + c[:-1])
+            targets.append([[t] for t in c])
+            owners.append(index)
+    gathered = score_rows(loaded, rows, targets, config)
+    results = [ContinuationScore(0.0, 0, ())] * len(prompts)
+    for index, values in zip(owners, gathered):
+        per_token = tuple(v[0] for v in values)
+        results[index] = ContinuationScore(float(sum(per_token)), len(per_token), per_token)
+    return results
+
+
+def option_logprobs(
+    loaded: "LoadedModel",
+    prompts: Sequence[str],
+    options: Sequence[str] | OptionTokens,
+    config: ScoringConfig | None = None,
+) -> list[list[float]]:
+    """``result[i][j]`` = log P(option j | prompt i), summed over the option's tokens."""
+    opts = options if isinstance(options, OptionTokens) else option_tokens(loaded.tokenizer, options)
+    prompt_ids = _encode_prompts(loaded.tokenizer, prompts)
+    shared = list(opts.shared)
+    if opts.single_row:
+        rows = [p + shared for p in prompt_ids]
+        block = [[t] * len(opts.rest) for t in shared] + [[r[0] for r in opts.rest]]
+        gathered = score_rows(loaded, rows, [block] * len(rows), config)
+        return [[float(sum(position[j] for position in values)) for j in range(len(opts.rest))] for values in gathered]
+    rows, targets = [], []
+    for p in prompt_ids:
+        for tail in opts.rest:
+            full = shared + list(tail)
+            rows.append(p + full[:-1])
+            targets.append([[t] for t in full])
+    gathered = score_rows(loaded, rows, targets, config)
+    width = len(opts.rest)
+    sums = [float(sum(v[0] for v in values)) for values in gathered]
+    return [sums[i * width : (i + 1) * width] for i in range(len(prompt_ids))]
+
+
+def normalised(logprobs: Sequence[float]) -> list[float]:
+    """Probabilities of options renormalised over the options (a softmax of their log-probs)."""
+    values = torch.tensor(list(logprobs), dtype=torch.float64)
+    return torch.softmax(values, dim=0).tolist()
+
+
+# --------------------------------------------------------------------------- batching engine
+
+
+def plan_batches(lengths: Sequence[int], config: ScoringConfig) -> list[list[int]]:
+    """Row indices grouped longest first, each group within ``batch_size`` and the token budget."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in order:
+        width = lengths[current[0]] if current else lengths[index]
+        if current and (len(current) >= config.batch_size or (len(current) + 1) * width > config.max_tokens_per_batch):
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _accepts_logits_to_keep(model: Any) -> bool:
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
+
+
+def _pad_id(tokenizer: Any) -> int:
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return int(pad) if pad is not None else 0
+
+
+def score_rows(
+    loaded: "LoadedModel",
+    rows: Sequence[Sequence[int]],
+    targets: Sequence[Sequence[Sequence[int]]],
+    config: ScoringConfig | None = None,
+) -> list[list[list[float]]]:
+    """The engine under both public functions.
+
+    Row ``r`` is a list of token ids; ``targets[r]`` lists, for the last ``len(targets[r])``
+    positions of the row, the token ids whose next-token log-probs are wanted there. Returns the
+    same nesting filled with log-probs, in the callers' row order.
+    """
+    config = config or ScoringConfig()
+    if len(rows) != len(targets):
+        raise ValueError("score_rows needs one target block per row")
+    for r, (row, block) in enumerate(zip(rows, targets)):
+        if not block or len(block) > len(row):
+            raise ValueError(f"row {r}: {len(block)} target positions for a row of {len(row)} tokens")
+    out: list[list[list[float]]] = [[] for _ in rows]
+    if not rows:
+        return out
+    model = loaded.model
+    device = loaded.device
+    pad = _pad_id(loaded.tokenizer)
+    keep_ok = _accepts_logits_to_keep(model)
+    with torch.inference_mode():
+        for batch in plan_batches([len(r) for r in rows], config):
+            values = _score_batch(model, device, pad, [rows[i] for i in batch], [targets[i] for i in batch], config.padding_side, keep_ok)
+            for index, value in zip(batch, values):
+                out[index] = value
+    return out
+
+
+def _score_batch(
+    model: Any,
+    device: Any,
+    pad: int,
+    rows: list[Sequence[int]],
+    targets: list[Sequence[Sequence[int]]],
+    side: str,
+    keep_ok: bool,
+) -> list[list[list[float]]]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    ends = []  # exclusive end of each row inside the padded batch
+    for b, row in enumerate(rows):
+        start = width - len(row) if side == "left" else 0
+        ids[b, start : start + len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[b, start : start + len(row)] = 1
+        ends.append(start + len(row))
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    first_needed = min(end - len(block) for end, block in zip(ends, targets))
+    keep = width - first_needed
+    kwargs: dict[str, Any] = {"logits_to_keep": keep} if keep_ok else {}
+    logits = model(
+        input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device), use_cache=False, **kwargs
+    ).logits
+    offset = width - logits.shape[1]  # the kept window starts at this sequence position
+    # Gather every wanted position of the batch at once, then log-softmax only those rows.
+    n_opts = max(len(t) for block in targets for t in block)
+    row_index, pos_index, target_ids, valid = [], [], [], []
+    for b, (end, block) in enumerate(zip(ends, targets)):
+        for j, wanted in enumerate(block):
+            row_index.append(b)
+            pos_index.append(end - len(block) + j - offset)
+            target_ids.append(list(wanted) + [0] * (n_opts - len(wanted)))
+            valid.append(len(wanted))
+    picked = logits[torch.tensor(row_index, device=logits.device), torch.tensor(pos_index, device=logits.device)]
+    logp = torch.log_softmax(picked.float(), dim=-1)
+    chosen = logp.gather(1, torch.tensor(target_ids, device=logits.device)).cpu().tolist()
+    results: list[list[list[float]]] = []
+    cursor = 0
+    for block in targets:
+        results.append([chosen[cursor + j][: valid[cursor + j]] for j in range(len(block))])
+        cursor += len(block)
+    return results
