@@ -175,6 +175,8 @@ def _image(plots_drawn: dict[str, str], name: str) -> str:
 
 
 def _verdict(value: Any) -> str:
+    if value is None:
+        return "no manifest verdict"
     if isinstance(value, dict):
         for key in ("status", "result", "passed", "pass"):
             if key in value:

@@ -78,10 +78,10 @@ def stage_summary(run: RunDir, stage: str) -> dict[str, Any]:
     manifest, problem = read_json(run.manifest(stage))
     data = run.dataset(stage)
     records = manifest_records(manifest, data) if manifest else None
-    source = "manifest" if records is not None else None
+    source = f"{run.manifest(stage).name} outputs[].records" if records is not None else None
     if records is None and data.is_file():
         rows, _ = read_dataset(data)
-        records, source = (len(rows), "counted from file") if rows is not None else (None, None)
+        records, source = (len(rows), f"{data.name} (lines counted)") if rows is not None else (None, None)
     return {
         "manifest": str(run.manifest(stage)) if manifest else None,
         "manifest_problem": problem,

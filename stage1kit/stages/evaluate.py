@@ -45,8 +45,8 @@ class EvaluateSettings:
     #: offered to every evaluator whose factory takes ``max_new_tokens``
     max_new_tokens: int = 64
     seed: int = 0
-    #: the critic that judges; empty means the only registered one
-    critic: str = ""
+    #: the critic that judges (the one the data stages used); "" means the only registered one
+    critic: str = "logprob"
     critic_settings: dict[str, Any] = field(default_factory=dict)
     #: per-evaluator settings tables, e.g. {"win-rate": {"tie_confidence": 0.2}}
     evaluator_settings: dict[str, Any] = field(default_factory=dict)

@@ -35,11 +35,12 @@ def verdict(prob_a: float, orders_agree: bool = True) -> PairVerdict:
     return PairVerdict(margin=margin, prob_a=prob_a, confidence=abs(2 * prob_a - 1), orders_agree=orders_agree)
 
 
-def make_registry(critic: ScriptedCritic) -> Registry:
-    """A registry holding the real built-in evaluators and a scripted critic."""
+def make_registry(critic: ScriptedCritic | None) -> Registry:
+    """A registry holding the real built-in evaluators and the scripted critic (if any)."""
     info = PluginInfo("test", "tests.evaluation", "tests", "0")
+    critics = {"scripted": Registration("critics", "scripted", lambda: critic, info)} if critic else {}
     regs = {
-        "critics": {"scripted": Registration("critics", "scripted", lambda: critic, info)},
+        "critics": critics,
         "evaluators": {
             "win-rate": Registration("evaluators", "win-rate", WinRateEvaluator, info),
             "heldout-likelihood": Registration("evaluators", "heldout-likelihood", HeldoutLikelihoodEvaluator, info),
