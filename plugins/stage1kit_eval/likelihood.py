@@ -32,7 +32,9 @@ class CompletionScore:
         return self.logprob / self.num_tokens if self.num_tokens else 0.0
 
 
-def completion_token_ids(tokenizer: Any, prompts: Sequence[str], completions: Sequence[str], include_eos: bool) -> tuple[list[list[int]], list[list[int]]]:
+def completion_token_ids(
+    tokenizer: Any, prompts: Sequence[str], completions: Sequence[str], include_eos: bool
+) -> tuple[list[list[int]], list[list[int]]]:
     """Prompt ids (with special tokens) and completion ids (without, plus EOS if asked)."""
     prompt_ids = [list(x) for x in tokenizer(list(prompts), add_special_tokens=True)["input_ids"]]
     completion_ids = [list(x) for x in tokenizer(list(completions), add_special_tokens=False)["input_ids"]]

@@ -131,12 +131,10 @@ def _win_rate(name: str, s: dict[str, Any]) -> str:
         ["mean P(trained better)", s.get("mean_prob_trained")],
     ]
     answers = s.get("answers", {})
-    answer_rows = [
-        [who, a.get("mean_tokens"), a.get("hit_token_limit"), a.get("empty")] for who, a in answers.items()
-    ]
+    answer_rows = [[who, a.get("mean_tokens"), a.get("hit_token_limit"), a.get("empty")] for who, a in answers.items()]
     text = head + _table(["", ""], rows)
     text += f"\nIntervals: {s.get('ci_method')}. Judge: {s.get('judge', {}).get('critic', {}).get('name', 'critic')} "
-    text += f"on the base model, both presentation orders.\n\n"
+    text += "on the base model, both presentation orders.\n\n"
     text += _table(["answers", "mean tokens", "hit token limit", "empty"], answer_rows)
     for example in s.get("examples", []):
         prob = example.get("prob_trained")
@@ -154,7 +152,9 @@ def _likelihood(name: str, s: dict[str, Any]) -> str:
         [who, m["examples"], m["tokens"], m["mean_token_logprob"], m["perplexity"], m["mean_example_logprob"]]
         for who, m in (("base", s["base"]), ("trained", s["trained"]))
     ]
-    text = head + _table(["model", "examples", "tokens", "mean log-lik / token", "perplexity", "mean per example"], rows)
+    text = head + _table(
+        ["model", "examples", "tokens", "mean log-lik / token", "perplexity", "mean per example"], rows
+    )
     text += (
         f"\nTrained minus base: {_fmt(s.get('delta_mean_token_logprob'))} nats/token; perplexity ratio "
         f"{_fmt(s.get('perplexity_ratio'))}; examples improved: {_fmt(s.get('improved_fraction'), 3)}.\n"
@@ -197,7 +197,9 @@ def _qc(qc: dict[str, Any], drawn: dict[str, str]) -> str:
     text += "\n### DPO margin histogram\n"
     m = qc["margins"]
     if m:
-        text += "\n" + _table(["pairs", "mean", "median", "min", "max"], [[m["count"], m["mean"], m["median"], m["min"], m["max"]]])
+        text += "\n" + _table(
+            ["pairs", "mean", "median", "min", "max"], [[m["count"], m["mean"], m["median"], m["min"], m["max"]]]
+        )
     text += _image(drawn, "margins")
     text += "\n### Negative-type mix\n"
     if qc["negative_mix"]:

@@ -139,7 +139,9 @@ def trainer_state(train_dir: Path) -> Path | None:
     direct = train_dir / "trainer_state.json"
     if direct.is_file():
         return direct
-    checkpoints = [p for p in train_dir.glob("checkpoint-*/trainer_state.json") if re.fullmatch(r"checkpoint-\d+", p.parent.name)]
+    checkpoints = [
+        p for p in train_dir.glob("checkpoint-*/trainer_state.json") if re.fullmatch(r"checkpoint-\d+", p.parent.name)
+    ]
     return max(checkpoints, key=lambda p: int(p.parent.name.split("-")[1]), default=None)
 
 
@@ -185,4 +187,11 @@ def collect(run_root: Path) -> dict[str, Any]:
         training[kind] = curve
         if curve is None:
             missing.append(f"training loss ({kind}): {why}")
-    return {"stages": stages, "funnel": steps, "margins": margin, "negative_mix": mix, "training": training, "missing": missing}
+    return {
+        "stages": stages,
+        "funnel": steps,
+        "margins": margin,
+        "negative_mix": mix,
+        "training": training,
+        "missing": missing,
+    }

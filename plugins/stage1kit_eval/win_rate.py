@@ -114,8 +114,10 @@ class WinRateEvaluator:
         items = []
         for i, instruction in enumerate(instructions):
             verdict = verdicts.get(i)
-            outcome = "tie" if verdict is None else classify(
-                verdict, tie_confidence=self.tie_confidence, orders_must_agree=self.orders_must_agree
+            outcome = (
+                "tie"
+                if verdict is None
+                else classify(verdict, tie_confidence=self.tie_confidence, orders_must_agree=self.orders_must_agree)
             )
             items.append(
                 {

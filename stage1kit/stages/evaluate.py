@@ -62,7 +62,12 @@ class HeldoutSet:
     notes: list[str] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
-        return {"instructions": len(self.instructions), "sft_records": len(self.sft), "source": self.source, "notes": self.notes}
+        return {
+            "instructions": len(self.instructions),
+            "sft_records": len(self.sft),
+            "source": self.source,
+            "notes": self.notes,
+        }
 
 
 # --------------------------------------------------------------------------- held-out data
@@ -79,14 +84,18 @@ def _trained_keys(sft: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
     return ids, prompts
 
 
-def _heldout_rows(run: RunDir, count: int, trained_ids: set[str], trained_prompts: set[str]) -> tuple[list[dict[str, Any]], str, list[str]]:
+def _heldout_rows(
+    run: RunDir, count: int, trained_ids: set[str], trained_prompts: set[str]
+) -> tuple[list[dict[str, Any]], str, list[str]]:
     notes: list[str] = []
     if run.heldout.is_file():
         rows, source = _rows(run.heldout), "heldout.jsonl"
     else:
         pool = [
-            r for r in _rows(run.dataset("instructions"))
-            if str(r.get("id")) not in trained_ids and training_prompt(str(r.get("instruction", ""))) not in trained_prompts
+            r
+            for r in _rows(run.dataset("instructions"))
+            if str(r.get("id")) not in trained_ids
+            and training_prompt(str(r.get("instruction", ""))) not in trained_prompts
         ]
         rows, source = pool[-count:] if count > 0 else [], "instructions.jsonl (fallback)"
         notes.append(
@@ -94,16 +103,23 @@ def _heldout_rows(run: RunDir, count: int, trained_ids: set[str], trained_prompt
             "record uses. They passed the same filters as the training data but were not trained on."
         )
     rows = [r for r in rows if isinstance(r.get("instruction"), str) and r["instruction"].strip()]
-    clean = [r for r in rows if str(r.get("id")) not in trained_ids and training_prompt(r["instruction"]) not in trained_prompts]
+    clean = [
+        r
+        for r in rows
+        if str(r.get("id")) not in trained_ids and training_prompt(r["instruction"]) not in trained_prompts
+    ]
     if len(clean) < len(rows):
         notes.append(f"dropped {len(rows) - len(clean)} held-out instructions that sft.jsonl trains on")
     return clean[:count], source, notes
 
 
-def _sft_targets(run: RunDir, rows: list[dict[str, Any]], trained_prompts: set[str]) -> tuple[list[dict[str, Any]], str]:
+def _sft_targets(
+    run: RunDir, rows: list[dict[str, Any]], trained_prompts: set[str]
+) -> tuple[list[dict[str, Any]], str]:
     given = [
         {"id": r.get("id"), "prompt": r["prompt"], "completion": r["completion"]}
-        for r in rows if isinstance(r.get("prompt"), str) and isinstance(r.get("completion"), str)
+        for r in rows
+        if isinstance(r.get("prompt"), str) and isinstance(r.get("completion"), str)
     ]
     if given:
         return given, "held-out rows' prompt/completion"
@@ -114,7 +130,9 @@ def _sft_targets(run: RunDir, rows: list[dict[str, Any]], trained_prompts: set[s
         candidates, best = judged.get("candidates") or [], judged.get("best_index")
         if instruction_id in wanted and isinstance(best, int) and 0 <= best < len(candidates):
             prompt = training_prompt(wanted.pop(instruction_id))
-            targets.append({"id": instruction_id, "prompt": prompt, "completion": training_completion(candidates[best])})
+            targets.append(
+                {"id": instruction_id, "prompt": prompt, "completion": training_completion(candidates[best])}
+            )
     return [t for t in targets if t["prompt"] not in trained_prompts], "judge's best candidate (judgements.jsonl)"
 
 
@@ -159,7 +177,17 @@ def make_evaluator(registry: "Registry", name: str, settings: EvaluateSettings) 
 
 
 def _headline(sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    keys = ("win_rate", "ci95", "wins", "losses", "ties", "delta_mean_token_logprob", "perplexity_ratio", "missing", "error")
+    keys = (
+        "win_rate",
+        "ci95",
+        "wins",
+        "losses",
+        "ties",
+        "delta_mean_token_logprob",
+        "perplexity_ratio",
+        "missing",
+        "error",
+    )
     return {name: {k: s[k] for k in keys if k in s} for name, s in sections.items()}
 
 
@@ -179,7 +207,9 @@ def run_evaluate_stage(
     started = time.perf_counter()
     run = run_dir if isinstance(run_dir, RunDir) else RunDir.at(run_dir)
     heldout = select_heldout(run, settings.heldout)
-    ctx = EvalContext(base, trained, make_critic(registry, settings), heldout.instructions, heldout.sft, run.root, settings.seed)
+    ctx = EvalContext(
+        base, trained, make_critic(registry, settings), heldout.instructions, heldout.sft, run.root, settings.seed
+    )
     sections: dict[str, dict[str, Any]] = {}
     failed: list[str] = []
     for name in settings.evaluators:
@@ -193,8 +223,13 @@ def run_evaluate_stage(
             failed.append(name)
     models = {"base": base.provenance, "trained": trained.provenance}
     outputs = write_report(
-        run.eval_dir, run_root=run.root, sections=sections, heldout=heldout.describe(),
-        models=models, audit=audit, settings=asdict(settings),
+        run.eval_dir,
+        run_root=run.root,
+        sections=sections,
+        heldout=heldout.describe(),
+        models=models,
+        audit=audit,
+        settings=asdict(settings),
     )
     if failed:
         raise EvaluateError(

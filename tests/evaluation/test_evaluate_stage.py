@@ -12,34 +12,67 @@ from stage1kit.records import write_records_atomic
 from stage1kit.rundir import RunDir
 from stage1kit.stages.evaluate import EvaluateError, EvaluateSettings, run_evaluate_stage
 
-QUESTIONS = [f"Question number {i}: name a thing that is {c}." for i, c in enumerate(["red", "blue", "cold", "hot", "big", "small"])]
+QUESTIONS = [
+    f"Question number {i}: name a thing that is {c}."
+    for i, c in enumerate(["red", "blue", "cold", "hot", "big", "small"])
+]
 
 
 @pytest.fixture
 def run(tmp_path) -> RunDir:
     run = RunDir.at(tmp_path / "run")
-    write_records_atomic(run.dataset("instructions"), [{"id": f"i{i}", "instruction": q} for i, q in enumerate(QUESTIONS)])
+    write_records_atomic(
+        run.dataset("instructions"), [{"id": f"i{i}", "instruction": q} for i, q in enumerate(QUESTIONS)]
+    )
     write_records_atomic(
         run.dataset("sft"),
-        [{"id": f"s{i}", "instruction_id": f"i{i}", "prompt": training_prompt(QUESTIONS[i]), "completion": " A thing."} for i in (0, 1)],
+        [
+            {
+                "id": f"s{i}",
+                "instruction_id": f"i{i}",
+                "prompt": training_prompt(QUESTIONS[i]),
+                "completion": " A thing.",
+            }
+            for i in (0, 1)
+        ],
     )
     write_records_atomic(
         run.dataset("judgements"),
-        [{"id": f"j{i}", "instruction_id": f"i{i}", "instruction": QUESTIONS[i], "candidates": ["bad", f"answer {i}"], "best_index": 1}
-         for i in range(2, 6)],
+        [
+            {
+                "id": f"j{i}",
+                "instruction_id": f"i{i}",
+                "instruction": QUESTIONS[i],
+                "candidates": ["bad", f"answer {i}"],
+                "best_index": 1,
+            }
+            for i in range(2, 6)
+        ],
     )
     return run
 
 
 def _settings(**overrides) -> EvaluateSettings:
-    values = {"heldout": 3, "critic": "scripted", "max_new_tokens": 6, "evaluator_settings": {"win-rate": {"temperature": 1.0}}}
+    values = {
+        "heldout": 3,
+        "critic": "scripted",
+        "max_new_tokens": 6,
+        "evaluator_settings": {"win-rate": {"temperature": 1.0}},
+    }
     return EvaluateSettings(**{**values, **overrides})
 
 
 def test_stage_falls_back_to_unused_instructions_and_writes_the_report(run, base_model, other_model):
     critic = ScriptedCritic(lambda q: verdict(0.8))
-    outcome = run_evaluate_stage(run, _settings(), base=base_model, trained=other_model,
-                                 registry=make_registry(critic), audit={"clean": True}, show_progress=False)
+    outcome = run_evaluate_stage(
+        run,
+        _settings(),
+        base=base_model,
+        trained=other_model,
+        registry=make_registry(critic),
+        audit={"clean": True},
+        show_progress=False,
+    )
     report = json.loads((run.eval_dir / "report.json").read_text())
     # The last 3 instructions no SFT record uses; their targets are the judge's best candidates.
     assert [q.instruction for q in critic.calls[0][1]] == QUESTIONS[3:]
@@ -56,11 +89,25 @@ def test_stage_falls_back_to_unused_instructions_and_writes_the_report(run, base
 
 
 def test_heldout_rows_that_sft_trains_on_are_dropped(run, base_model, base_twin):
-    rows = [{"id": "i1", "instruction": QUESTIONS[1]},  # in sft.jsonl: must not be evaluated
-            {"id": "h9", "instruction": "Name a fruit.", "prompt": training_prompt("Name a fruit."), "completion": training_completion("An apple.")}]
+    rows = [
+        {"id": "i1", "instruction": QUESTIONS[1]},  # in sft.jsonl: must not be evaluated
+        {
+            "id": "h9",
+            "instruction": "Name a fruit.",
+            "prompt": training_prompt("Name a fruit."),
+            "completion": training_completion("An apple."),
+        },
+    ]
     write_records_atomic(run.heldout, rows)
-    run_evaluate_stage(run, _settings(), base=base_model, trained=base_twin,
-                       registry=make_registry(ScriptedCritic()), audit=None, show_progress=False)
+    run_evaluate_stage(
+        run,
+        _settings(),
+        base=base_model,
+        trained=base_twin,
+        registry=make_registry(ScriptedCritic()),
+        audit=None,
+        show_progress=False,
+    )
     report = json.loads((run.eval_dir / "report.json").read_text())
     assert report["heldout"]["instructions"] == 1 and report["heldout"]["source"] == "heldout.jsonl"
     assert any("dropped 1 held-out instructions that sft.jsonl trains on" in n for n in report["heldout"]["notes"])
@@ -72,8 +119,15 @@ def test_heldout_rows_that_sft_trains_on_are_dropped(run, base_model, base_twin)
 def test_a_failing_evaluator_stops_the_stage_after_writing_the_others(run, base_model):
     settings = _settings(evaluator_settings={"heldout-likelihood": {"batch_size": 0}})
     with pytest.raises(EvaluateError, match="heldout-likelihood.*batch_size"):
-        run_evaluate_stage(run, settings, base=base_model, trained=base_model,
-                           registry=make_registry(ScriptedCritic()), audit=None, show_progress=False)
+        run_evaluate_stage(
+            run,
+            settings,
+            base=base_model,
+            trained=base_model,
+            registry=make_registry(ScriptedCritic()),
+            audit=None,
+            show_progress=False,
+        )
     report = json.loads((run.eval_dir / "report.json").read_text())
     assert "batch_size" in report["evaluators"]["heldout-likelihood"]["error"]
     assert report["evaluators"]["win-rate"]["n"] == 3
@@ -82,5 +136,12 @@ def test_a_failing_evaluator_stops_the_stage_after_writing_the_others(run, base_
 def test_an_unset_critic_needs_exactly_one_registered(run, base_model):
     registry = make_registry(None)
     with pytest.raises(EvaluateError, match="critic is not set and 0 critics"):
-        run_evaluate_stage(run, _settings(critic=""), base=base_model, trained=base_model, registry=registry,
-                           audit=None, show_progress=False)
+        run_evaluate_stage(
+            run,
+            _settings(critic=""),
+            base=base_model,
+            trained=base_model,
+            registry=registry,
+            audit=None,
+            show_progress=False,
+        )

@@ -14,13 +14,17 @@ from stage1kit_eval.likelihood import HeldoutLikelihoodEvaluator, score_completi
 
 PAIRS = [
     ("Name a colour.", "Blue."),
-    ("Explain why the sky looks blue during the day.", "Sunlight scatters off air molecules, and blue light scatters most."),
+    (
+        "Explain why the sky looks blue during the day.",
+        "Sunlight scatters off air molecules, and blue light scatters most.",
+    ),
     ("Give a synonym for happy.", "Glad"),
     ("Describe a cat.", "A small furry animal that purrs, sleeps a lot and chases mice at night."),
     ("Count to three.", "One, two, three."),
 ]
 RECORDS = [
-    {"id": f"h{i}", "prompt": training_prompt(q), "completion": training_completion(a)} for i, (q, a) in enumerate(PAIRS)
+    {"id": f"h{i}", "prompt": training_prompt(q), "completion": training_completion(a)}
+    for i, (q, a) in enumerate(PAIRS)
 ]
 
 
@@ -38,7 +42,9 @@ def reference_logprob(loaded, prompt: str, completion: str) -> tuple[float, int]
 
 
 def _ctx(base, trained, records=RECORDS):
-    return EvalContext(base=base, trained=trained, critic=ScriptedCritic(), heldout_instructions=[], heldout_sft=records, run_dir=None)
+    return EvalContext(
+        base=base, trained=trained, critic=ScriptedCritic(), heldout_instructions=[], heldout_sft=records, run_dir=None
+    )
 
 
 def test_batched_scores_match_a_per_example_reference(base_model):

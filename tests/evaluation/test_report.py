@@ -15,31 +15,64 @@ from stage1kit_eval.report import write_report
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SECTIONS = {
     "win-rate": {
-        "kind": "win-rate", "n": 4, "wins": 2, "losses": 1, "ties": 1, "win_rate": 0.625, "ci95": [0.3, 0.86],
-        "decisive_win_rate": 2 / 3, "decisive_ci95": [0.2, 0.94], "ci_method": "Wilson score interval (95%)",
-        "identical_answers": 1, "orders_disagree": 0, "mean_prob_trained": 0.6,
+        "kind": "win-rate",
+        "n": 4,
+        "wins": 2,
+        "losses": 1,
+        "ties": 1,
+        "win_rate": 0.625,
+        "ci95": [0.3, 0.86],
+        "decisive_win_rate": 2 / 3,
+        "decisive_ci95": [0.2, 0.94],
+        "ci_method": "Wilson score interval (95%)",
+        "identical_answers": 1,
+        "orders_disagree": 0,
+        "mean_prob_trained": 0.6,
         "answers": {"trained": {"mean_tokens": 12.0, "hit_token_limit": 0, "empty": 0}},
         "judge": {"critic": {"name": "logprob"}},
-        "examples": [{"outcome": "win", "prob_trained": 0.9, "instruction": "Name a colour.", "trained": "Blue.", "base": "::::"}],
+        "examples": [
+            {"outcome": "win", "prob_trained": 0.9, "instruction": "Name a colour.", "trained": "Blue.", "base": "::::"}
+        ],
     },
     "heldout-likelihood": {
         "kind": "heldout-likelihood",
-        "base": {"examples": 3, "tokens": 30, "mean_token_logprob": -4.0, "perplexity": 54.6, "mean_example_logprob": -4.1},
-        "trained": {"examples": 3, "tokens": 30, "mean_token_logprob": -3.0, "perplexity": 20.1, "mean_example_logprob": -3.2},
-        "delta_mean_token_logprob": 1.0, "perplexity_ratio": 0.368, "improved_fraction": 1.0,
+        "base": {
+            "examples": 3,
+            "tokens": 30,
+            "mean_token_logprob": -4.0,
+            "perplexity": 54.6,
+            "mean_example_logprob": -4.1,
+        },
+        "trained": {
+            "examples": 3,
+            "tokens": 30,
+            "mean_token_logprob": -3.0,
+            "perplexity": 20.1,
+            "mean_example_logprob": -3.2,
+        },
+        "delta_mean_token_logprob": 1.0,
+        "perplexity_ratio": 0.368,
+        "improved_fraction": 1.0,
     },
 }
 HELDOUT = {"instructions": 4, "sft_records": 3, "source": "heldout.jsonl", "notes": []}
 
 
 def _manifest(run: RunDir, stage: str, records: int, qc: dict) -> None:
-    manifest = {"stage": stage, "qc": qc, "outputs": [{"path": f"{stage}.jsonl", "records": records}], "verdict": {"status": "pass"}}
+    manifest = {
+        "stage": stage,
+        "qc": qc,
+        "outputs": [{"path": f"{stage}.jsonl", "records": records}],
+        "verdict": {"status": "pass"},
+    }
     run.manifest(stage).write_text(json.dumps(manifest), encoding="utf-8")
 
 
 def _trainer_state(path: Path, losses: list[float]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    history = [{"step": i + 1, "loss": v, "epoch": 0.1 * i} for i, v in enumerate(losses)] + [{"step": len(losses), "train_runtime": 3.0}]
+    history = [{"step": i + 1, "loss": v, "epoch": 0.1 * i} for i, v in enumerate(losses)] + [
+        {"step": len(losses), "train_runtime": 3.0}
+    ]
     path.write_text(json.dumps({"log_history": history}), encoding="utf-8")
 
 
@@ -51,9 +84,16 @@ def full_run(tmp_path) -> RunDir:
     _manifest(run, "judgements", 11, {})
     _manifest(run, "sft", 10, {})
     pairs = [
-        {"id": f"p{i}", "prompt": "Query: q\nAnswer:", "chosen": " a", "rejected": " b", "margin": 0.1 * (i + 1),
-         "source": "negative" if i % 3 == 0 else "strategy",
-         "negative_type": "truncated" if i % 3 == 0 else None, "strategy": None if i % 3 == 0 else "all"}
+        {
+            "id": f"p{i}",
+            "prompt": "Query: q\nAnswer:",
+            "chosen": " a",
+            "rejected": " b",
+            "margin": 0.1 * (i + 1),
+            "source": "negative" if i % 3 == 0 else "strategy",
+            "negative_type": "truncated" if i % 3 == 0 else None,
+            "strategy": None if i % 3 == 0 else "all",
+        }
         for i in range(9)
     ]
     write_records_atomic(run.dataset("dpo"), pairs)  # no dpo manifest: its count comes from the file
@@ -67,8 +107,14 @@ def test_report_has_every_section_and_its_plots(full_run):
     outputs = write_report(full_run.eval_dir, run_root=full_run.root, sections=SECTIONS, heldout=HELDOUT)
     data = json.loads((full_run.eval_dir / "report.json").read_text())
     funnel = {s["step"]: s["count"] for s in data["qc"]["funnel"]}
-    assert funnel == {"instructions generated": 40, "instructions accepted": 12, "responses": 12,
-                      "judged": 11, "sft records": 10, "dpo records": 9}
+    assert funnel == {
+        "instructions generated": 40,
+        "instructions accepted": 12,
+        "responses": 12,
+        "judged": 11,
+        "sft records": 10,
+        "dpo records": 9,
+    }
     assert data["qc"]["stages"]["dpo"]["records_source"] == "dpo.jsonl (lines counted)"
     assert data["qc"]["margins"]["count"] == 9 and data["qc"]["margins"]["max"] == pytest.approx(0.9)
     assert data["qc"]["negative_mix"] == {"strategy:all": 6, "negative:truncated": 3}
@@ -84,8 +130,16 @@ def test_report_has_every_section_and_its_plots(full_run):
     assert data["missing"] == ["dpo: dpo.manifest.json not found"]
 
     md = (full_run.eval_dir / "report.md").read_text()
-    for heading in ("## Held-out data", "## Win rate", "## Held-out log-likelihood", "### Acceptance funnel",
-                    "### DPO margin histogram", "### Negative-type mix", "### Training loss", "## Missing"):
+    for heading in (
+        "## Held-out data",
+        "## Win rate",
+        "## Held-out log-likelihood",
+        "### Acceptance funnel",
+        "### DPO margin histogram",
+        "### Negative-type mix",
+        "### Training loss",
+        "## Missing",
+    ):
         assert heading in md
     for name in data["plots"].values():
         assert f"]({name})" in md
@@ -102,8 +156,15 @@ def test_an_empty_run_reports_everything_missing_and_draws_nothing(tmp_path):
     assert list(run.eval_dir.glob("*.png")) == []
     assert all(s["count"] is None for s in data["qc"]["funnel"])
     missing = "\n".join(data["missing"])
-    for piece in ("evaluator win-rate", "instructions.manifest.json", "margin histogram", "negative-type mix",
-                  "training loss (sft): train-sft/ not found", "training loss (dpo)", "funnel step 'dpo records'"):
+    for piece in (
+        "evaluator win-rate",
+        "instructions.manifest.json",
+        "margin histogram",
+        "negative-type mix",
+        "training loss (sft): train-sft/ not found",
+        "training loss (dpo)",
+        "funnel step 'dpo records'",
+    ):
         assert piece in missing
     md = (run.eval_dir / "report.md").read_text()
     assert "(no plot: see Missing)" in md and "Missing: no held-out instructions" in md

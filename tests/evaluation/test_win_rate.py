@@ -69,7 +69,9 @@ def test_seeded_sampling_repeats_with_the_same_seed(base_model):
 
 
 def _context(base, trained, critic, instructions=INSTRUCTIONS):
-    return EvalContext(base=base, trained=trained, critic=critic, heldout_instructions=instructions, heldout_sft=[], run_dir=None)
+    return EvalContext(
+        base=base, trained=trained, critic=critic, heldout_instructions=instructions, heldout_sft=[], run_dir=None
+    )
 
 
 def test_evaluator_judges_trained_against_base_with_the_critic(base_model, other_model):
@@ -78,7 +80,9 @@ def test_evaluator_judges_trained_against_base_with_the_critic(base_model, other
     critic = ScriptedCritic(lambda q: verdict(probs[q.instruction][0], probs[q.instruction][1]))
     assert isinstance(critic, Critic)
     # Sampling: greedy decoding of an untrained tiny model repeats one token, whatever its weights.
-    evaluator = WinRateEvaluator(max_new_tokens=8, batch_size=4, temperature=1.0, tie_confidence=0.1, examples_per_outcome=1)
+    evaluator = WinRateEvaluator(
+        max_new_tokens=8, batch_size=4, temperature=1.0, tie_confidence=0.1, examples_per_outcome=1
+    )
     section = evaluator.evaluate(_context(base_model, other_model, critic))
 
     judged_with, queries = critic.calls[0]
