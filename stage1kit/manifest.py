@@ -1,0 +1,444 @@
+"""QC manifests: what a stage wrote, from what, how it measured up, and whether it passed.
+
+Every stage that writes a dataset (or a training output folder) writes a manifest beside it:
+hashes and record counts of its inputs and outputs, its config and config hash, the model's
+provenance, plugin versions, QC metrics, a contamination scan of every text field, the audit
+result and a verdict against explicit thresholds. The training gate trusts data only through its
+manifest, so manifests validate against a JSON Schema shipped with the package
+(``manifest.schema.json``), are written atomically, and can be re-verified at any time
+(``stage1kit manifest verify``). This module imports neither torch nor transformers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from stage1kit.loader import CHAT_MARKERS
+from stage1kit.records import RecordError, atomic_write_text, iter_records
+from stage1kit.rundir import manifest_path_for
+
+SCHEMA_VERSION = 1
+SCHEMA_FILE = "manifest.schema.json"
+#: How many contamination findings a manifest spells out (the counts cover all of them).
+MAX_EXAMPLES = 10
+
+
+class ManifestError(ValueError):
+    """A manifest is missing, unreadable or does not match the schema; the message names file and field."""
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """sha256 of the config as canonical JSON (sorted keys), so equal configs hash equal."""
+    canonical = json.dumps(_jsonable(config), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_own_manifest(path: Path, manifest: Path) -> bool:
+    """The manifest of a directory lives inside it; it (and its temp files) is not part of the output."""
+    return path == manifest or (path.parent == manifest.parent and path.name.startswith(f".{manifest.name}."))
+
+
+def _directory_files(directory: Path, manifest: Path) -> dict[str, str]:
+    files = {}
+    directory, manifest = directory.resolve(), manifest.resolve()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        if not _is_own_manifest(path, manifest):
+            files[path.relative_to(directory).as_posix()] = _sha256_file(path)
+    return files
+
+
+def _directory_digest(files: Mapping[str, str]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(f"{name}\0{files[name]}\n".encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _count_records(path: Path) -> int | None:
+    if path.suffix != ".jsonl":
+        return None
+    try:
+        return sum(1 for _ in iter_records(path))
+    except RecordError:
+        return None
+
+
+def _relative(path: Path, base: Path) -> str:
+    return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
+
+
+def file_entry(path: str | Path, manifest: Path) -> dict[str, Any]:
+    """What a manifest records about one input or output (a file or a directory of files)."""
+    path = Path(path)
+    base = manifest.parent
+    if path.is_dir():
+        files = _directory_files(path, manifest)
+        size = sum((path / name).stat().st_size for name in files)
+        return {
+            "path": _relative(path, base),
+            "kind": "directory",
+            "sha256": _directory_digest(files),
+            "bytes": size,
+            "records": None,
+            "files": files,
+        }
+    if not path.is_file():
+        raise ManifestError(f"{manifest}: cannot record {path}: no such file or directory")
+    return {
+        "path": _relative(path, base),
+        "kind": "file",
+        "sha256": _sha256_file(path),
+        "bytes": path.stat().st_size,
+        "records": _count_records(path),
+    }
+
+
+# --------------------------------------------------------------------------- contamination scan
+
+
+@dataclass
+class ContaminationScan:
+    """Chat markers and role/content structures found in the records of a dataset."""
+
+    text_fields: tuple[str, ...] = ()
+    records_scanned: int = 0
+    strings_scanned: int = 0
+    markers: dict[str, int] = field(default_factory=dict)
+    role_content: int = 0
+    non_text: int = 0
+    contaminated_records: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.markers or self.role_content or self.non_text)
+
+    def scan_file(self, path: Path) -> None:
+        for line, record in enumerate(iter_records(path), start=1):
+            self.records_scanned += 1
+            where = f"{path.name}:{line} (id {record.get('id', '?')!r})"
+            if self._scan_record(record, where):
+                self.contaminated_records += 1
+
+    def _scan_record(self, record: Mapping[str, Any], where: str) -> bool:
+        found = False
+        for name in self.text_fields:
+            if name in record and not _is_text(record[name]):
+                self.non_text += 1
+                found = self._note(f"{where} field '{name}': {type(record[name]).__name__}, not plain text")
+        for field_path, value in _walk(record, ""):
+            if isinstance(value, str):
+                self.strings_scanned += 1
+                hits = [marker for marker in CHAT_MARKERS if marker in value]
+                for marker in hits:
+                    self.markers[marker] = self.markers.get(marker, 0) + 1
+                if hits:
+                    found = self._note(f"{where} field '{field_path}': chat marker {', '.join(hits)}")
+            elif isinstance(value, Mapping) and "role" in value and "content" in value:
+                self.role_content += 1
+                found = self._note(f"{where} field '{field_path}': a role/content message")
+        return found
+
+    def _note(self, example: str) -> bool:
+        if len(self.examples) < MAX_EXAMPLES:
+            self.examples.append(example)
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "clean": self.clean,
+            "records_scanned": self.records_scanned,
+            "strings_scanned": self.strings_scanned,
+            "text_fields": list(self.text_fields),
+            "markers": dict(sorted(self.markers.items())),
+            "role_content": self.role_content,
+            "non_text": self.non_text,
+            "contaminated_records": self.contaminated_records,
+            "examples": list(self.examples),
+        }
+
+
+def _is_text(value: Any) -> bool:
+    """A plain string, or a list of plain strings (e.g. a judgement's candidates)."""
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+
+
+def _walk(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Every value nested in a record with its dotted path (``candidates[2]``, ``provenance.seed``)."""
+    yield path, value
+    if isinstance(value, Mapping):
+        for key, child in value.items():
+            yield from _walk(child, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _walk(child, f"{path}[{index}]")
+
+
+def scan_contamination(paths: Iterable[Path], text_fields: Sequence[str] = ()) -> ContaminationScan:
+    """Scan every JSONL file in ``paths`` (directories: the JSONL files inside them)."""
+    scan = ContaminationScan(text_fields=tuple(text_fields))
+    for path in paths:
+        files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path] if path.suffix == ".jsonl" else []
+        for data_file in files:
+            try:
+                scan.scan_file(data_file)
+            except RecordError as exc:
+                raise ManifestError(f"contamination scan of {data_file} failed: {exc}") from exc
+    return scan
+
+
+# --------------------------------------------------------------------------- verdict
+
+
+def _lookup(qc: Mapping[str, Any], dotted: str) -> Any:
+    """``qc["a"]["b"]`` for ``"a.b"``; a flat key containing dots wins."""
+    if dotted in qc:
+        return qc[dotted]
+    node: Any = qc
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def threshold_failures(qc: Mapping[str, Any], thresholds: Mapping[str, float]) -> list[str]:
+    """Reasons ``qc`` misses ``{"min_<metric>": x, "max_<metric>": x}``; [] when it meets them all."""
+    reasons = []
+    for key, bound in sorted(thresholds.items()):
+        kind, _, metric = key.partition("_")
+        value = _lookup(qc, metric)
+        if kind not in ("min", "max") or not metric:
+            reasons.append(f"threshold '{key}' is not min_<metric> or max_<metric>")
+        elif not isinstance(value, (int, float)) or isinstance(value, bool):
+            reasons.append(f"threshold '{key}': qc has no numeric metric '{metric}'")
+        elif kind == "min" and value < bound:
+            reasons.append(f"{metric} = {value:g} is below {key} = {bound:g}")
+        elif kind == "max" and value > bound:
+            reasons.append(f"{metric} = {value:g} is above {key} = {bound:g}")
+    return reasons
+
+
+def judge_verdict(
+    qc: Mapping[str, Any],
+    thresholds: Mapping[str, float],
+    contamination: Mapping[str, Any],
+    audit: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """pass unless a threshold is missed, a text field is contaminated or the audit had findings."""
+    reasons = threshold_failures(qc, thresholds)
+    if not contamination.get("clean", False):
+        shown = "; ".join(contamination.get("examples", [])[:3])
+        reasons.append(f"contamination: {contamination.get('contaminated_records', '?')} record(s) with chat markers or role/content structures ({shown})")
+    if audit is not None and audit.get("clean") is not True:
+        reasons.append(f"audit had {audit.get('findings', '?')} finding(s): run `stage1kit audit` on the code that produced this data")
+    return {"status": "fail" if reasons else "pass", "thresholds": dict(thresholds), "reasons": reasons}
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@lru_cache(maxsize=1)
+def manifest_schema() -> dict[str, Any]:
+    """The JSON Schema every manifest validates against (shipped as package data)."""
+    return json.loads(resources.files("stage1kit").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+
+
+def schema_problems(manifest: Any) -> list[str]:
+    """Every schema violation, each naming the field (``outputs[0].sha256``) and what is wrong."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(manifest_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    problems = []
+    for error in sorted(validator.iter_errors(manifest), key=lambda e: [str(p) for p in e.absolute_path]):
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+        problems.append(f"{where or '(top level)'}: {error.message}")
+    return problems
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON values: tuples become lists, paths and other objects their strings."""
+    return json.loads(json.dumps(value, default=str))
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def write_manifest(
+    stage: str,
+    output: str | Path,
+    *,
+    inputs: Iterable[str | Path] = (),
+    config: Mapping[str, Any] | None = None,
+    model: Mapping[str, Any] | None = None,
+    plugins: Mapping[str, Any] | None = None,
+    qc: Mapping[str, Any] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    audit: Mapping[str, Any] | None = None,
+    text_fields: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Hash, scan and judge ``output`` and write its manifest beside it (atomically); return it.
+
+    ``output`` is a data file (manifest ``x.manifest.json``) or a directory (``dir/manifest.json``,
+    every file in it hashed). ``text_fields`` name the fields that must hold plain text; every
+    string anywhere in every record is scanned for chat markers regardless. A manifest that would
+    not validate is never written, so a bad call leaves the previous manifest in place.
+    """
+    output = Path(output)
+    path = manifest_path_for(output)
+    if not output.exists():
+        raise ManifestError(f"{path}: the output {output} does not exist; write the data before its manifest")
+    config = _jsonable(dict(config or {}))
+    qc = _jsonable(dict(qc or {}))
+    thresholds = _jsonable(dict(thresholds or {}))
+    audit = _jsonable(dict(audit)) if audit is not None else None
+    contamination = scan_contamination([output], text_fields).to_dict()
+    out_entry = file_entry(output, path)
+    if out_entry["records"] is not None:
+        qc.setdefault("records", out_entry["records"])
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "stage": stage,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "stage1kit_version": _stage1kit_version(),
+        "inputs": [file_entry(p, path) for p in inputs],
+        "outputs": [out_entry],
+        "config": config,
+        "config_hash": config_hash(config),
+        "model": _jsonable(dict(model)) if model is not None else None,
+        "plugins": _jsonable({str(k): v for k, v in (plugins or {}).items()}),
+        "qc": qc,
+        "contamination": contamination,
+        "audit": audit,
+        "verdict": judge_verdict(qc, thresholds, contamination, audit),
+    }
+    problems = schema_problems(manifest)
+    if problems:
+        raise ManifestError(f"{path}: refusing to write an invalid manifest: " + "; ".join(problems))
+    atomic_write_text(path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return manifest
+
+
+def load_manifest(path: str | Path) -> dict[str, Any]:
+    """Read and schema-validate a manifest; :class:`ManifestError` names the file and the field."""
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(f"{path}: no manifest here; the stage that writes the data writes its manifest beside it")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ManifestError(f"{path}: not valid JSON ({exc}); rebuild the data with its stage") from exc
+    if isinstance(manifest, dict) and isinstance(manifest.get("schema_version"), int) and manifest["schema_version"] > SCHEMA_VERSION:
+        raise ManifestError(
+            f"{path}: field 'schema_version' is {manifest['schema_version']}, newer than this stage1kit "
+            f"understands ({SCHEMA_VERSION}); upgrade stage1kit"
+        )
+    problems = schema_problems(manifest)
+    if problems:
+        raise ManifestError(f"{path}: does not match the manifest schema: " + "; ".join(problems))
+    return manifest
+
+
+def verify_manifest(path: str | Path) -> list[str]:
+    """Re-hash every input and output and re-check the recorded verdict; [] means all is as recorded.
+
+    A verdict of ``fail`` is not a problem here (the manifest is then honest about the data);
+    a verdict that does not follow from the recorded QC, thresholds, scan and audit is.
+    """
+    path = Path(path)
+    try:
+        manifest = load_manifest(path)
+    except ManifestError as exc:
+        return [str(exc)]
+    problems = []
+    for role in ("outputs", "inputs"):
+        for entry in manifest[role]:
+            problems += _entry_problems(entry, path, role[:-1])
+    if config_hash(manifest["config"]) != manifest["config_hash"]:
+        problems.append(f"{path}: field 'config_hash' does not match field 'config' (the manifest was edited)")
+    expected = judge_verdict(manifest["qc"], manifest["verdict"]["thresholds"], manifest["contamination"], manifest["audit"])
+    if expected["status"] != manifest["verdict"]["status"]:
+        problems.append(
+            f"{path}: field 'verdict.status' says {manifest['verdict']['status']}, but the recorded QC gives "
+            f"{expected['status']}" + (f" ({'; '.join(expected['reasons'])})" if expected["reasons"] else "")
+        )
+    return problems
+
+
+def _entry_problems(entry: Mapping[str, Any], manifest: Path, role: str) -> list[str]:
+    target = (manifest.parent / entry["path"]).resolve()
+    name = f"{role} {entry['path']}"
+    if not target.exists():
+        return [f"{name}: missing (expected at {target})"]
+    if entry["kind"] == "directory":
+        if not target.is_dir():
+            return [f"{name}: expected a directory, found a file"]
+        return _directory_problems(name, entry["files"], _directory_files(target, manifest))
+    if not target.is_file():
+        return [f"{name}: expected a file, found a directory"]
+    problems = []
+    if _sha256_file(target) != entry["sha256"]:
+        problems.append(f"{name}: sha256 differs from the manifest (the file changed after it was recorded)")
+    records = _count_records(target)
+    if entry["records"] is not None and records != entry["records"]:
+        problems.append(f"{name}: {records} records, the manifest says {entry['records']}")
+    return problems
+
+
+def _directory_problems(name: str, recorded: Mapping[str, str], found: Mapping[str, str]) -> list[str]:
+    problems = [f"{name}: file {f} is missing" for f in sorted(set(recorded) - set(found))]
+    problems += [f"{name}: file {f} was added after the manifest" for f in sorted(set(found) - set(recorded))]
+    problems += [f"{name}: file {f} changed (sha256 differs)" for f in sorted(set(recorded) & set(found)) if recorded[f] != found[f]]
+    return problems
+
+
+def is_up_to_date(output: str | Path, *, inputs: Iterable[str | Path], config: Mapping[str, Any]) -> bool:
+    """True when ``output``'s manifest records these very inputs (by content) and this config.
+
+    A stage calls this to skip work already done. The output itself must still match its hashes,
+    so an edited or half-written output is recomputed. The verdict is not considered: the same
+    inputs and config would produce the same data again.
+    """
+    output = Path(output)
+    path = manifest_path_for(output)
+    if not output.exists() or not path.is_file():
+        return False
+    try:
+        manifest = load_manifest(path)
+    except ManifestError:
+        return False
+    if manifest["config_hash"] != config_hash(dict(config)):
+        return False
+    recorded = {(path.parent / e["path"]).resolve(): e["sha256"] for e in manifest["inputs"]}
+    wanted = [Path(p) for p in inputs]
+    if {p.resolve() for p in wanted} != set(recorded) or not all(p.exists() for p in wanted):
+        return False
+    if any(file_entry(p, path)["sha256"] != recorded[p.resolve()] for p in wanted):
+        return False
+    return not any(_entry_problems(e, path, "output") for e in manifest["outputs"])
+
+
+def _stage1kit_version() -> str:
+    from stage1kit import __version__
+
+    return str(__version__)
