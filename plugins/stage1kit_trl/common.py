@@ -59,7 +59,8 @@ def training_arguments(settings: TrainingSettings, output_dir: Path) -> dict[str
         "per_device_train_batch_size": settings.batch_size,
         "gradient_accumulation_steps": settings.grad_accum,
         "max_length": settings.max_length,
-        "logging_steps": settings.logging_steps,
+        # A short run still logs its metrics at least once (the manifest records the last values).
+        "logging_steps": min(settings.logging_steps, settings.max_steps or settings.logging_steps),
         "report_to": settings.report_to,
         "seed": settings.seed,
         "data_seed": settings.seed,
