@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .checker import Checker
 from .config import AuditConfig
 from .notebook import NotebookError, notebook_source
+from .positions import locate
 from .prefilter import needs_parse, retired_words
 from .rules import ALL_CODES, RULES
 from .suppressions import MARKER, Raw, apply_suppressions
@@ -57,19 +57,20 @@ def audit_python(source: bytes | str, settings: Settings, *, loader: bool) -> tu
         module = cst.parse_module(source)
     except Exception as exc:  # a file that does not parse is a finding, never a crash
         return [_syntax_error(exc)], True
-    raw = Checker(settings.rules(loader), config).run(module)
+    try:
+        raw = Checker(settings.rules(loader), config).run(module)
+    except RecursionError:
+        return [(1, 1, "SK999", "file is nested too deeply for the audit to check; simplify it")], True
     findings: list[Raw] = []
+    text = source if isinstance(source, str) else source.decode(module.encoding, errors="replace")
     if raw:
-        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        places = locate(module, text, [(node, chain) for node, _, _, chain in raw])
         seen = set()
-        for node, rule, message in raw:
-            start = positions[node].start
-            key = (start.line, start.column, rule)
-            if key not in seen:
-                seen.add(key)
-                findings.append((start.line, start.column + 1, rule, message))
+        for (line, column), (_, rule, message, _) in zip(places, raw):
+            if (line, column, rule) not in seen:
+                seen.add((line, column, rule))
+                findings.append((line, column, rule, message))
     if MARKER in raw_bytes:
-        text = source if isinstance(source, str) else module.code
         findings = apply_suppressions(findings, text, SUPPRESSIBLE)
     return sorted(findings), True
 

@@ -62,8 +62,10 @@ class Checker:
 
     def __init__(self, rules: Sequence[type[Rule]], config: AuditConfig) -> None:
         self.resolver = Resolver()
-        self.raw: list[tuple[cst.CSTNode, str, str]] = []
-        instances = [r(self.resolver, config, self.raw) for r in rules]
+        # (node, rule code, message, enclosing statements from the top) per finding
+        self.raw: list[tuple[cst.CSTNode, str, str, tuple[cst.CSTNode, ...]]] = []
+        self.statements: list[cst.CSTNode] = []
+        instances = [r(self.resolver, config, self.record) for r in rules]
 
         def hooks(name: str) -> list[Callable]:
             return [getattr(r, name) for r in instances if hasattr(r, name)]
@@ -94,13 +96,27 @@ class Checker:
             cst.DictComp: self._comprehension,
             cst.WithItem: self._with_item,
             cst.ExceptHandler: self._except,
+            cst.IndentedBlock: self._block,
         }
 
-    def run(self, module: cst.Module) -> list[tuple[cst.CSTNode, str, str]]:
+    def record(self, node: cst.CSTNode, code: str, message: str) -> None:
+        self.raw.append((node, code, message, tuple(self.statements)))
+
+    def run(self, module: cst.Module) -> list[tuple[cst.CSTNode, str, str, tuple[cst.CSTNode, ...]]]:
         self._prebind(module.body)
-        for statement in module.body:
-            self.walk(statement)
+        self._statements(module.body)
         return self.raw
+
+    def _statements(self, body: Sequence[cst.CSTNode]) -> None:
+        """Walk a body, keeping the chain of enclosing statements (used to locate findings)."""
+        stack = self.statements
+        for statement in body:
+            stack.append(statement)
+            self.walk(statement)
+            stack.pop()
+
+    def _block(self, node: cst.IndentedBlock) -> None:
+        self._statements(node.body)
 
     def _prebind(self, statements: Sequence[cst.CSTNode]) -> None:
         """Bind module-level imports and assignments first, so functions see later imports."""
@@ -299,7 +315,7 @@ class Checker:
             self.resolver.bind_target(for_in.target, self.resolver.contents(for_in.iter))
             self.target(for_in.target)
             for condition in for_in.ifs:
-                self.walk(condition.search)
+                self.walk(condition.test)
             for_in = for_in.inner_for_in
         if isinstance(node, cst.DictComp):
             self.walk(node.key)

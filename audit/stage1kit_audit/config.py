@@ -20,17 +20,16 @@ else:  # pragma: no cover - exercised only on 3.10
 
 SECTION = ("tool", "stage1kit", "audit")
 
-# Libraries whose objects the audit treats as "model library" objects for the dynamic-access rule.
+# Libraries whose modules and objects the dynamic-access rule (SK300) guards. torch is left out on
+# purpose: ``getattr(torch, dtype_name)`` is everyday code, and ``torch.load`` is caught by SK100.
 DEFAULT_MODEL_LIBRARIES = (
     "transformers",
     "peft",
     "trl",
     "vllm",
-    "torch",
     "safetensors",
     "huggingface_hub",
     "sentence_transformers",
-    "accelerate",
     "diffusers",
 )
 

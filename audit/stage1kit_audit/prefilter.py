@@ -40,6 +40,7 @@ WORDS: tuple[bytes, ...] = tuple(
            b"exec", b"eval", b"modules", b"getattr", b"setattr", b"delattr", b"role"}
     )
 )
+_DOTTED = re.compile(r"[A-Za-z_][\w.]*\Z")
 _BUILTIN_WORD = re.compile(rb"\b(?:exec|eval|getattr|setattr|delattr)\b")
 
 
@@ -94,7 +95,9 @@ def _builtin_position(source: bytes) -> bool:
 def words_need_parse(names: set[str], consts: set[str], libraries: Iterable[str], source: bytes) -> bool:
     """Stage 2 over the compiled identifiers and constants."""
     words = names | consts
-    roots = {w.split(".", 1)[0] for w in words}
+    # Resolution starts from an import (a name) or an ``import_module`` literal (a dotted string).
+    roots = {w.split(".", 1)[0] for w in names}
+    roots.update(c.split(".", 1)[0] for c in consts if _DOTTED.match(c))
     if words & LOAD_METHODS or words & _TEMPLATE_WORDS or "trust_remote_code" in words:
         return True
     if "role" in consts and "content" in consts:

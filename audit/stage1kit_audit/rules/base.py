@@ -7,6 +7,7 @@ finding of the rule and ``INVALID`` snippets at least one; the test-suite runs t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 import libcst as cst
@@ -27,10 +28,10 @@ class Rule:
     VALID: ClassVar[list[str]] = []
     INVALID: ClassVar[list[str]] = []
 
-    def __init__(self, resolver: Resolver, config: AuditConfig, sink: list) -> None:
+    def __init__(self, resolver: Resolver, config: AuditConfig, record: Callable[[cst.CSTNode, str, str], None]) -> None:
         self.resolver = resolver
         self.config = config
-        self._sink = sink
+        self._record = record
 
     @classmethod
     def enabled(cls, config: AuditConfig) -> bool:
@@ -38,7 +39,7 @@ class Rule:
         return True
 
     def report(self, node: cst.CSTNode, message: str) -> None:
-        self._sink.append((node, self.code, message))
+        self._record(node, self.code, message)
 
     # Hooks (all optional): on_call(Call), on_attribute(Attribute, store), on_name(Name),
     # on_dict(Dict), on_sequence(List|Tuple|Set), on_subscript(Subscript, store),
