@@ -83,7 +83,7 @@ def test_dropped_record_changes_the_count(gated_run, base_model):
     write_records_atomic(path, read_records(path)[:-1])
     failed, message = refusal(gated_run, base_model)
     assert failed == ["data matches manifest"]
-    assert "5 records" in message or "records" in message
+    assert "5 records, the manifest says 6" in message
 
 
 def test_thresholds_unmet(gated_run, base_model):
@@ -155,7 +155,7 @@ def test_every_failed_check_is_listed(gated_run, base_model, tmp_path):
     )
     assert set(failed) == {"data matches manifest", "qc requirements", "no chat markers", "model matches"}
     assert message.count("FAILED") == 4 and message.count("fix:") == 4
-    assert "There is no override flag" in message
+    assert "There is no --force" in message
 
 
 def test_gate_report_is_json_for_the_training_manifest(gated_run, base_model):
