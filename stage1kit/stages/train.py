@@ -108,6 +108,26 @@ def _stage_inputs(run_dir: RunDir, kind: str) -> list[Path]:
     return inputs
 
 
+def train_output_current(
+    run_dir: RunDir,
+    kind: str,
+    settings: TrainSettings,
+    *,
+    model: str,
+    revision: str | None = None,
+    allow_model_mismatch: bool = False,
+) -> bool:
+    """True when ``train-<kind>/`` was trained from these very inputs with this config (skip it).
+
+    The pipeline's resume check calls this, so it and ``stage1kit train`` agree on what is stale.
+    """
+    from stage1kit.manifest import is_up_to_date
+
+    inputs = _stage_inputs(run_dir, kind)
+    config = train_stage_config(kind, settings, model=model, revision=revision, allow_model_mismatch=allow_model_mismatch)
+    return all(p.exists() for p in inputs) and is_up_to_date(run_dir.train_dir(kind), inputs=inputs, config=config)
+
+
 def _sft_start(run_dir: RunDir) -> Path:
     """The SFT output DPO starts from; it must be a finished training run."""
     sft_dir = run_dir.train_dir("sft")
@@ -125,6 +145,10 @@ def _load(run_dir: RunDir, kind: str, model: str, revision: str | None) -> Any:
     if (sft_dir / "adapter_config.json").is_file():
         return CleanModelLoader(model, revision=revision, adapter=sft_dir, trainable=True).load()
     return CleanModelLoader(sft_dir).load()  # full (or merged) SFT checkpoint
+
+
+def _plugin_origin(registration: Any) -> dict[str, str]:
+    return {"distribution": registration.plugin.distribution, "plugin_version": registration.plugin.version}
 
 
 def run_train_stage(
@@ -146,7 +170,7 @@ def run_train_stage(
     """
     from stage1kit.audit_gate import plugin_modules
     from stage1kit.gate import require_gate
-    from stage1kit.manifest import is_up_to_date, write_manifest
+    from stage1kit.manifest import write_manifest
 
     if kind not in KINDS:
         raise TrainStageError(f"unknown training kind '{kind}'; use one of {', '.join(KINDS)}")
@@ -156,7 +180,7 @@ def run_train_stage(
     registration, trainer = _create_trainer(registry, kind, settings, show_progress)
     config = train_stage_config(kind, settings, model=model, revision=revision, allow_model_mismatch=allow_model_mismatch)
     inputs = _stage_inputs(run_dir, kind)
-    if all(p.exists() for p in inputs) and is_up_to_date(output_dir, inputs=inputs, config=config):
+    if train_output_current(run_dir, kind, settings, model=model, revision=revision, allow_model_mismatch=allow_model_mismatch):
         return StageOutcome(stage=stage, skipped=True, outputs=[output_dir], verdict="pass")
     if kind == "dpo":
         _sft_start(run_dir)
@@ -170,20 +194,28 @@ def run_train_stage(
         allow_model_mismatch=allow_model_mismatch,
     )
     loaded = _load(run_dir, kind, model, revision)
-    if output_dir.exists():
+    # Under `accelerate launch` every process runs this stage; only the main one touches the folder.
+    from accelerate import PartialState
+
+    state = PartialState()
+    if state.is_main_process and output_dir.exists():
         shutil.rmtree(output_dir)  # stale or interrupted: this stage owns the folder
+    state.wait_for_everyone()
     result = trainer.train(loaded, dataset, output_dir)
     description = trainer.describe()
-    write_manifest(
-        stage,
-        output_dir,
-        inputs=inputs,
-        config=config,
-        model=loaded.provenance,
-        plugins={registration.name: description | {"distribution": registration.plugin.distribution, "plugin_version": registration.plugin.version}},
-        qc=dict(result.metrics) | {"records": gate.records, "adapter": result.adapter, "gate": gate.to_dict()},
-        audit=gate.audit,
-    )
+    state.wait_for_everyone()
+    if state.is_main_process:
+        write_manifest(
+            stage,
+            output_dir,
+            inputs=inputs,
+            config=config,
+            model=loaded.provenance,
+            plugins={registration.name: description | _plugin_origin(registration)},
+            qc=dict(result.metrics) | {"records": gate.records, "adapter": result.adapter, "gate": gate.to_dict()},
+            audit=gate.audit,
+        )
+    state.wait_for_everyone()
     return StageOutcome(
         stage=stage,
         records_in=gate.records,
