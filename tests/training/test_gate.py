@@ -116,7 +116,8 @@ def test_audit_fails_now_on_user_code(gated_run, base_model, tmp_path):
 
 def test_conversational_record(gated_run, base_model, base_provenance):
     records = sft_records(str(base_model))
-    records[2]["prompt"] = [{"role": "user", "content": "Say what a cat eats."}]
+    conversational = [{"role": "user", "content": "Say what a cat eats."}]  # stage1kit: allow[SK200] reason: the bad record the gate must refuse
+    records[2]["prompt"] = conversational
     write_dataset(gated_run, "sft", records, model=base_provenance)
     failed, message = refusal(gated_run, base_model)
     assert "plain text records" in failed

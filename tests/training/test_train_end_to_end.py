@@ -64,6 +64,15 @@ def test_sft_then_dpo_train_adapters_that_load_back(gated_run, base_model, regis
     again = train("sft", gated_run, base_model)
     assert again.exit_code == 0 and "up to date" in again.output
 
+    merged = train("dpo", gated_run, base_model, "--merge-sft")
+    assert merged.exit_code == 0, merged.output
+    assert "checkpoint and manifest in" in merged.output
+    assert json.loads(manifest_path_for(dpo_dir).read_text(encoding="utf-8"))["qc"]["adapter"] is False
+    whole = CleanModelLoader(dpo_dir).load()  # a merged checkpoint loads on its own, still template-free
+    assert whole.tokenizer.chat_template is None
+    saved = json.loads((dpo_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert saved.get("chat_template") is None and not (dpo_dir / "chat_template.jinja").exists()
+
 
 def test_gate_refusal_prints_every_failed_check_and_exits_1(gated_run, base_model, monkeypatch):
     monkeypatch.setenv("STAGE1KIT_LOAD_PLUGINS", "stage1kit")
