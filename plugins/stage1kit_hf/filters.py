@@ -46,10 +46,13 @@ def length_reason(text: str, settings: FilterSettings) -> str | None:
 
 
 def malformed_reason(text: str, settings: FilterSettings) -> str | None:
-    """Not an instruction-shaped sentence: starts with punctuation, mostly symbols, or stutters."""
+    """Not an instruction-shaped sentence: starts with punctuation, holds control characters or
+    broken bytes, is mostly symbols, or repeats one word over and over."""
     stripped = text.strip()
     if not stripped or not stripped[0].isalnum():
         return MALFORMED
+    if any(not c.isprintable() and not c.isspace() for c in stripped) or "\ufffd" in stripped:
+        return MALFORMED  # control characters or broken bytes: not text a person wrote
     visible = [c for c in stripped if not c.isspace()]
     letters = sum(c.isalpha() for c in visible)
     if letters < settings.min_letter_ratio * len(visible):

@@ -9,6 +9,7 @@ provenance so a changed prompt is visible in the data.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 
 from stage1kit.prompting import training_prompt
@@ -108,11 +109,10 @@ def check_template(name: str, template: str, placeholders: Iterable[str]) -> str
 
 
 def fill(template: str, **values: str) -> str:
-    """Replace ``{name}`` placeholders by plain substitution (values may contain braces)."""
-    out = template
-    for key, value in values.items():
-        out = out.replace("{" + key + "}", value)
-    return out
+    """Replace ``{name}`` placeholders in one pass: braces inside the values are never expanded,
+    and braces in the template that name no value are left as they are."""
+    pattern = re.compile("|".join(re.escape("{" + key + "}") for key in values))
+    return pattern.sub(lambda match: values[match.group(0)[1:-1]], template) if values else template
 
 
 def template_sha256(template: str) -> str:

@@ -26,6 +26,7 @@ class SamplingSettings:
     top_p: float = 0.95
     batch_size: int = 8
     stop: tuple[str, ...] = ()
+    min_new_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ def generation_kwargs(loaded: LoadedModel, settings: SamplingSettings, num_retur
         "pad_token_id": tokenizer.pad_token_id,
         "eos_token_id": tokenizer.eos_token_id,
     }
+    if settings.min_new_tokens:
+        kwargs["min_new_tokens"] = settings.min_new_tokens
     if settings.temperature > 0:
         kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
     else:

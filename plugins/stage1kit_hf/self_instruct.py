@@ -42,6 +42,8 @@ class SelfInstructSettings:
     prompts_per_round: int = 8
     batch_size: int = 8
     max_new_tokens: int = 96
+    #: tokens before EOS may end a sample (0: the model may close the list at once)
+    min_new_tokens: int = 0
     temperature: float = 1.0
     top_p: float = 0.95
     max_rounds: int = 20
@@ -49,6 +51,8 @@ class SelfInstructSettings:
     max_items_per_completion: int = 8
     min_words: int = 3
     max_words: int = 80
+    #: share of an instruction's non-space characters that must be letters
+    min_letter_ratio: float = 0.6
     similarity_threshold: float = 0.7
     quality_threshold: float = 0.5
 
@@ -121,8 +125,10 @@ class SelfInstructGenerator:
         s = self.settings
         prompts.check_template("prompt_template", s.prompt_template, ["tasks", "next"])
         self.seeds = load_seed_tasks(s.seed_file)
-        self.filter_settings = filters.FilterSettings(min_words=s.min_words, max_words=s.max_words)
-        self.sampling = SamplingSettings(s.max_new_tokens, s.temperature, s.top_p, s.batch_size, prompts.LIST_STOP)
+        self.filter_settings = filters.FilterSettings(s.min_words, s.max_words, s.min_letter_ratio)
+        self.sampling = SamplingSettings(
+            s.max_new_tokens, s.temperature, s.top_p, s.batch_size, prompts.LIST_STOP, min_new_tokens=s.min_new_tokens
+        )
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -47,8 +47,13 @@ def run_instructions_stage(
     registry: "Registry",
     audit: dict[str, Any] | None,
     show_progress: bool = True,
+    config: dict[str, Any] | None = None,
 ) -> StageOutcome:
-    """Generate until ``settings.target`` instructions are accepted; write records and manifest."""
+    """Generate until ``settings.target`` instructions are accepted; write records and manifest.
+
+    ``config`` is what the manifest hashes (the pipeline passes its own view of the stage config so
+    its up-to-date check matches); by default, the settings and the model id and revision.
+    """
     from stage1kit.manifest import write_manifest
 
     started = time.perf_counter()
@@ -68,7 +73,7 @@ def run_instructions_stage(
     manifest = write_manifest(
         "instructions",
         output,
-        config=stage_config("instructions", settings, loaded),
+        config=config if config is not None else stage_config("instructions", settings, loaded),
         model=loaded.provenance,
         plugins={"generator": generator.describe(), "critic": critic.describe()},
         qc=qc,
@@ -97,7 +102,6 @@ def instruction_qc(records: list[dict[str, Any]], stats: dict[str, Any], *, resu
         "generated": stats["generated"],
         "acceptance_rate": new / stats["generated"] if stats["generated"] else 0.0,
         "rejected": stats["rejected"],
-        **{f"rejected_{reason}": n for reason, n in stats["rejected"].items()},
         "rounds": stats["rounds"],
         "per_round": stats["per_round"],
         "mean_quality": sum(qualities) / len(qualities) if qualities else 0.0,

@@ -44,6 +44,7 @@ def run_judge_stage(
     registry: "Registry",
     audit: dict[str, Any] | None,
     show_progress: bool = True,
+    config: dict[str, Any] | None = None,
 ) -> StageOutcome:
     """Rank every response record's candidates; write judgement records and the manifest."""
     from stage1kit.manifest import write_manifest
@@ -53,7 +54,7 @@ def run_judge_stage(
     responses = read_input(source, ("id", "instruction_id", "instruction", "candidates"), "responses")
     output = run_dir.dataset("judgements")
     critic = registry.create("critics", settings.critic, **settings.critic_settings)
-    config = RankingConfig(round_robin_max_k=settings.round_robin_max_k, finalists=settings.finalists)
+    ranking_config = RankingConfig(round_robin_max_k=settings.round_robin_max_k, finalists=settings.finalists)
     described = critic.describe()
     with RecordWriter(output) as sink:
         done = {r.get("instruction_id") for r in read_records(output)}
@@ -62,17 +63,17 @@ def run_judge_stage(
             step = max(1, settings.instructions_per_batch)
             for start in range(0, len(todo), step):
                 batch = todo[start : start + step]
-                rankings = rank_candidates(critic, loaded, [(r["instruction"], r["candidates"]) for r in batch], config)
+                rankings = rank_candidates(critic, loaded, [(r["instruction"], r["candidates"]) for r in batch], ranking_config)
                 for record, ranking in zip(batch, rankings):
                     sink.write(judgement_record(record, ranking, described, loaded))
                 advance(len(batch))
     records = read_records(output)
     qc = judgement_qc(records)
     manifest = write_manifest(
-        "judgements",
+        "judge",
         output,
         inputs=(source,),
-        config=stage_config("judgements", settings, loaded),
+        config=config if config is not None else stage_config("judge", settings, loaded),
         model=loaded.provenance,
         plugins={"critic": described},
         qc=qc,

@@ -44,6 +44,7 @@ def run_responses_stage(
     registry: "Registry",
     audit: dict[str, Any] | None,
     show_progress: bool = True,
+    config: dict[str, Any] | None = None,
 ) -> StageOutcome:
     """Sample ``settings.k`` answers for every instruction that has none yet; write records and manifest."""
     from stage1kit.manifest import write_manifest
@@ -66,7 +67,7 @@ def run_responses_stage(
         "responses",
         output,
         inputs=(source,),
-        config=stage_config("responses", settings, loaded),
+        config=config if config is not None else stage_config("responses", settings, loaded),
         model=loaded.provenance,
         plugins={"generator": generator.describe()},
         qc=qc,

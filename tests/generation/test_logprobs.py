@@ -1,0 +1,102 @@
+"""The scoring primitive agrees with a plain one-example-at-a-time computation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from stage1kit.logprobs import (
+    OptionCollisionError,
+    ScoringConfig,
+    continuation_logprobs,
+    option_logprobs,
+    option_tokens,
+    plan_batches,
+)
+
+PROMPTS = [
+    "Query: Why is the sky blue?\nAnswer:",
+    "Hi",
+    "Explain the water cycle to a child in a few short and simple sentences, please.",
+    "A",
+    "Write a poem about the sea at night.",
+]
+CONTINUATIONS = [" Because of scattering.", " there", " Water rises, cools and falls as rain.", " B", ""]
+
+
+def reference(loaded, prompt: str, continuation: str) -> float:
+    """log P(continuation | prompt): one unpadded forward pass, full logits, summed by hand."""
+    tok = loaded.tokenizer
+    prompt_ids = tok(prompt)["input_ids"]
+    cont_ids = tok(continuation, add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        logits = loaded.model(torch.tensor([prompt_ids + cont_ids])).logits[0]
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    return sum(logp[len(prompt_ids) - 1 + j, t].item() for j, t in enumerate(cont_ids))
+
+
+CONFIGS = [
+    ScoringConfig(batch_size=b, padding_side=side)
+    for side in ("left", "right")
+    for b in (1, 2, 3, 16)
+] + [ScoringConfig(batch_size=16, max_tokens_per_batch=40, padding_side="left")]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.padding_side}-b{c.batch_size}-t{c.max_tokens_per_batch}")
+def test_continuations_match_per_example_reference(random_model, config):
+    expected = [reference(random_model, p, c) for p, c in zip(PROMPTS, CONTINUATIONS)]
+    got = continuation_logprobs(random_model, PROMPTS, CONTINUATIONS, config)
+    assert [g.logprob for g in got] == pytest.approx(expected, abs=1e-5)
+    assert got[-1].num_tokens == 0 and got[-1].logprob == 0.0  # an empty continuation costs nothing
+    assert got[0].num_tokens == len(got[0].token_logprobs) > 1
+
+
+@pytest.mark.parametrize("options", [(" A", " B"), (" Yes", " No"), (" 1", " 2", " D"), (" C", " 1")])
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_options_match_reference(random_model, options, side):
+    config = ScoringConfig(batch_size=2, padding_side=side)
+    got = option_logprobs(random_model, PROMPTS, options, config)
+    expected = [[reference(random_model, p, o) for o in options] for p in PROMPTS]
+    for row, want in zip(got, expected):
+        assert row == pytest.approx(want, abs=1e-5)
+
+
+def test_single_token_options_share_one_row_per_prompt(random_model):
+    # byte-level BPE splits " A" into "Ġ" + "A": the shared "Ġ" is scored once, then A/B at one position
+    tokens = option_tokens(random_model.tokenizer, [" A", " B"])
+    assert len(tokens.shared) == 1 and tokens.single_row
+    assert not option_tokens(random_model.tokenizer, [" Yes", " No"]).single_row
+
+
+def test_results_come_back_in_the_callers_order(random_model):
+    forward = continuation_logprobs(random_model, PROMPTS, CONTINUATIONS, ScoringConfig(batch_size=2))
+    backward = continuation_logprobs(random_model, PROMPTS[::-1], CONTINUATIONS[::-1], ScoringConfig(batch_size=2))
+    assert [s.logprob for s in backward] == pytest.approx([s.logprob for s in forward][::-1], abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ((" Yes", " Yellow", " No"), "collide"),  # " Yes" and " Yellow" both continue with "Y"
+        (("A", "A cat"), "prefix"),
+        ((" A", " A"), "identical"),
+    ],
+)
+def test_colliding_options_are_an_error(random_model, options, message):
+    with pytest.raises(OptionCollisionError, match=message):
+        option_logprobs(random_model, PROMPTS[:1], options)
+
+
+def test_batches_respect_size_and_token_budget():
+    lengths = [5, 30, 12, 7, 30, 2]
+    batches = plan_batches(lengths, ScoringConfig(batch_size=3, max_tokens_per_batch=60))
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) <= 3
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 60
+    assert batches[0] == [1, 4]  # longest first: two 30-token rows fill the 60-token budget
+
+
+def test_bad_config_is_refused():
+    with pytest.raises(ValueError, match="padding_side"):
+        ScoringConfig(padding_side="middle")

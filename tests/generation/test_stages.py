@@ -1,0 +1,92 @@
+"""The three data stages on a run directory: records, manifests, resume after a crash."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stage1kit.records import RecordWriter, read_records
+from stage1kit.rundir import RunDir
+from stage1kit.stages.instructions import InstructionsSettings, run_instructions_stage
+from stage1kit.stages.judge import JudgeSettings, run_judge_stage
+from stage1kit.stages.responses import ResponsesSettings, run_responses_stage
+from stage1kit.stages.support import StageInputError
+
+from gen_helpers import FAST_INSTRUCTIONS, FAST_RESPONSES
+
+AUDIT = {"clean": True, "findings": 0, "files_checked": 0, "paths": [], "modules": []}
+
+
+def _instructions(run, model, registry, target=3):
+    settings = InstructionsSettings(target=target, generator_settings=dict(FAST_INSTRUCTIONS))
+    return run_instructions_stage(run, settings, loaded=model, registry=registry, audit=AUDIT, show_progress=False)
+
+
+def _responses(run, model, registry, k=2):
+    settings = ResponsesSettings(k=k, generator_settings=dict(FAST_RESPONSES))
+    return run_responses_stage(run, settings, loaded=model, registry=registry, audit=AUDIT, show_progress=False)
+
+
+def test_instructions_responses_judge_in_a_run_directory(tmp_path, talking_model, registry):
+    run = RunDir.at(tmp_path)
+    outcomes = [
+        _instructions(run, talking_model, registry),
+        _responses(run, talking_model, registry, k=3),
+        run_judge_stage(run, JudgeSettings(), loaded=talking_model, registry=registry, audit=AUDIT, show_progress=False),
+    ]
+    assert [o.verdict for o in outcomes] == ["pass", "pass", "pass"]
+    assert outcomes[0].stats["accepted"] == 3 and outcomes[0].stats["target_reached"]
+    assert outcomes[1].stats["candidates"] == 9
+    assert outcomes[2].stats["comparisons"] == 9  # 3 pairs per instruction, each judged in both orders
+    for stage in ("instructions", "responses", "judgements"):
+        manifest = json.loads(run.manifest(stage).read_text())
+        assert manifest["verdict"]["status"] == "pass" and manifest["audit"] == AUDIT
+    [judgement, *_] = read_records(run.dataset("judgements"))
+    assert judgement["scheme"] == "round-robin" and 0 <= judgement["best_index"] < 3
+    assert all(0.0 <= s <= 1.0 for s in judgement["scores"])
+    assert {"a", "b", "margin", "prob_a", "confidence", "orders_agree"} == set(judgement["comparisons"][0])
+    assert judgement["provenance"]["plugin"] == "logprob"
+
+
+def test_instructions_resume_after_a_torn_write(tmp_path, talking_model, registry):
+    run = RunDir.at(tmp_path)
+    _instructions(run, talking_model, registry, target=3)
+    path = run.dataset("instructions")
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text(lines[0] + lines[1][: len(lines[1]) // 2])  # killed half-way through record 2
+    outcome = _instructions(run, talking_model, registry, target=3)
+    records = read_records(path)
+    assert len(records) == 3 and len({r["id"] for r in records}) == 3
+    assert records[0] == json.loads(lines[0])
+    assert outcome.stats["resumed_records"] == 1
+
+
+class PowerCut(RecordWriter):
+    """Writes two records, then the machine goes down."""
+
+    def write(self, record):
+        if self.written == 2:
+            raise KeyboardInterrupt("power cut")
+        super().write(record)
+
+
+def test_responses_resume_after_a_crash(tmp_path, talking_model, registry, monkeypatch):
+    run = RunDir.at(tmp_path)
+    _instructions(run, talking_model, registry, target=4)
+    monkeypatch.setattr("stage1kit.stages.responses.RecordWriter", PowerCut)
+    with pytest.raises(KeyboardInterrupt):
+        _responses(run, talking_model, registry)
+    before = read_records(run.dataset("responses"))
+    assert len(before) == 2 and not run.manifest("responses").exists()
+    monkeypatch.undo()
+    outcome = _responses(run, talking_model, registry)
+    after = read_records(run.dataset("responses"))
+    assert after[:2] == before
+    assert sorted(r["instruction_id"] for r in after) == sorted(r["id"] for r in read_records(run.dataset("instructions")))
+    assert outcome.records_out == 4 and outcome.stats["instructions"] == 4
+
+
+def test_a_missing_input_names_the_command_to_run(tmp_path, talking_model, registry):
+    with pytest.raises(StageInputError, match="run `stage1kit instructions` first"):
+        _responses(RunDir.at(tmp_path), talking_model, registry)
