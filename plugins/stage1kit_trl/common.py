@@ -5,7 +5,9 @@ Imported only when a trainer is built (it imports torch), never when plugins are
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,21 @@ def training_arguments(settings: TrainingSettings, output_dir: Path) -> dict[str
         "save_strategy": "no",  # the stage saves the final adapter; checkpoints are the user's call
         "disable_tqdm": not settings.progress,
     }
+
+
+@contextlib.contextmanager
+def dataset_progress(enabled: bool) -> Iterator[None]:
+    """Hide the ``datasets`` map bars TRL draws while preparing data when progress is off."""
+    import datasets
+
+    was_enabled = not datasets.are_progress_bars_disabled()
+    if not enabled:
+        datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_enabled and not enabled:
+            datasets.enable_progress_bars()
 
 
 def lora_config(settings: TrainingSettings) -> Any:

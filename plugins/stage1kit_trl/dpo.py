@@ -63,13 +63,14 @@ class TrlDPOTrainer:
             beta=self.settings.beta,
             precompute_ref_log_probs=self.settings.full,
         )
-        return DPOTrainer(
-            model=policy,
-            args=args,
-            train_dataset=common.load_text_dataset(dataset_path, DPO_COLUMNS),
-            processing_class=model.tokenizer,
-            peft_config=peft_config,
-        )
+        with common.dataset_progress(self.settings.progress):
+            return DPOTrainer(
+                model=policy,
+                args=args,
+                train_dataset=common.load_text_dataset(dataset_path, DPO_COLUMNS),
+                processing_class=model.tokenizer,
+                peft_config=peft_config,
+            )
 
     def train(self, model: Any, dataset_path: Path, output_dir: Path) -> TrainResult:
         output_dir = Path(output_dir)

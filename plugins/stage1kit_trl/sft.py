@@ -40,13 +40,14 @@ class TrlSFTTrainer:
         args = SFTConfig(**common.training_arguments(self.settings, output_dir), completion_only_loss=True)
         # An already-wrapped PEFT model (e.g. an adapter to continue) trains as it is.
         peft_config = None if common.is_peft(model.model) else common.lora_config(self.settings)
-        return SFTTrainer(
-            model=model.model,
-            args=args,
-            train_dataset=common.load_text_dataset(dataset_path, SFT_COLUMNS),
-            processing_class=model.tokenizer,
-            peft_config=peft_config,
-        )
+        with common.dataset_progress(self.settings.progress):
+            return SFTTrainer(
+                model=model.model,
+                args=args,
+                train_dataset=common.load_text_dataset(dataset_path, SFT_COLUMNS),
+                processing_class=model.tokenizer,
+                peft_config=peft_config,
+            )
 
     def train(self, model: Any, dataset_path: Path, output_dir: Path) -> TrainResult:
         output_dir = Path(output_dir)
