@@ -220,7 +220,7 @@ class CleanModelLoader:
         config = self._local_file("tokenizer_config.json")
         if config is not None:
             try:
-                if "chat_template" in json.loads(config.read_text(encoding="utf-8")):
+                if json.loads(config.read_text(encoding="utf-8")).get("chat_template"):
                     sources.append("tokenizer_config.json")
             except (OSError, json.JSONDecodeError):
                 pass

@@ -130,11 +130,30 @@ class Pipeline:
             **extra,
         )
 
+    def _trained_model(self) -> Any:
+        """The DPO output: an adapter on the base model, or a whole merged checkpoint."""
+        from stage1kit.loader import CleanModelLoader
+
+        folder = self.run_dir.train_dir("dpo")
+        if _is_adapter(folder):
+            return self._loader(adapter=folder).load()
+        return CleanModelLoader(folder, device=self.config.model.device or _default_device()).load()
+
     # ------------------------------------------------------------- resume
 
     def _is_current(self, stage: str) -> bool:
         from stage1kit.manifest import is_up_to_date
 
+        if stage in ("train-sft", "train-dpo"):
+            from stage1kit.stages.train import train_output_current
+
+            return train_output_current(
+                self.run_dir,
+                stage.split("-", 1)[1],
+                self.config.stages[stage],
+                model=self.config.model_id,
+                revision=self.config.model.revision,
+            )
         files = STAGE_FILES[stage]
         inputs = [_path(self.run_dir, name) for name in files.inputs]
         return all(
@@ -220,17 +239,22 @@ class Pipeline:
                 stage.split("-", 1)[1],
                 settings,
                 model=self.config.model_id,
+                revision=self.config.model.revision,
                 audit_user_paths=self.config.user_code,
                 **common,
             )
         if stage == "evaluate":
             from stage1kit.stages.evaluate import run_evaluate_stage
 
-            trained = self._loader(adapter=self.run_dir.train_dir("dpo")).load()
+            trained = self._trained_model()
             return run_evaluate_stage(
                 self.run_dir, settings, base=self.base_model(), trained=trained, audit=audit, **common
             )
         raise PipelineError(f"unknown stage '{stage}'")
+
+
+def _is_adapter(folder: Path) -> bool:
+    return (folder / "adapter_config.json").exists()
 
 
 def _default_device() -> str:

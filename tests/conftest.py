@@ -1,6 +1,10 @@
 """Shared fixtures: tiny offline checkpoints, built once per test session."""
 
 import pytest
+import torch
+
+# Tiny models are dominated by per-op overhead; extra threads only fight each other on small CI boxes.
+torch.set_num_threads(1)
 
 from stage1kit.testing import CHATML_TEMPLATE, build_tiny_model
 
