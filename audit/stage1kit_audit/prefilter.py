@@ -4,8 +4,9 @@ Two cheap stages, each sound with respect to the rules (a file they skip has no 
 
 1. *Bytes*: every rule needs some word in the source: the name of a load method or callable, a
    template key, a reflective builtin, ``role`` and ``content``, a suppression marker, a retired
-   name. A file that contains none of them is skipped. (Aliases do not escape this: an alias is
-   introduced by an import or assignment that spells the original name.)
+   name. A file that contains none of them (and compiles: a syntax error is a finding) is skipped.
+   (Aliases do not escape this: an alias is introduced by an import or assignment that spells the
+   original name.)
 2. *Compiled names*: CPython's compiler (C, several times faster than libcst's parser) lists every
    identifier a module uses (``co_names``: globals, attributes, imported names) and its constants
    (string literals, keyword-argument names). Words that appear only in comments or docstrings are
@@ -81,15 +82,16 @@ def compiled_words(source: bytes) -> tuple[set[str], set[str]] | None:
     return names, consts
 
 
-def _builtin_position(source: bytes) -> bool:
-    """True if ``exec``/``eval``/``getattr``... appears other than right after a ``.``."""
+def _builtin_position(source: bytes) -> set[str]:
+    """Which of ``exec``/``eval``/``getattr``... appear other than right after a ``.``."""
+    found = set()
     for match in _BUILTIN_WORD.finditer(source):
         index = match.start() - 1
         while index >= 0 and source[index] in b" \t\r\n\\(":
             index -= 1
         if index < 0 or source[index] != 0x2E:  # "."
-            return True
-    return False
+            found.add(match.group().decode())
+    return found
 
 
 def words_need_parse(names: set[str], consts: set[str], libraries: Iterable[str], source: bytes) -> bool:
@@ -111,10 +113,12 @@ def words_need_parse(names: set[str], consts: set[str], libraries: Iterable[str]
     if "modules" in names and "sys" in roots:
         return True
     builtin_names = names.intersection(_BUILTIN_CALLS)
-    if builtin_names and (_builtin_position(source) or "builtins" in roots):
+    if builtin_names:
+        if "builtins" not in roots:
+            builtin_names &= _builtin_position(source) | {"__import__"}
         if builtin_names & {"exec", "eval"}:
             return True
-        if roots & set(libraries):
+        if builtin_names and roots & set(libraries):
             return True
     return False
 
@@ -123,9 +127,9 @@ def needs_parse(source: bytes, libraries: Iterable[str], forced: tuple[bytes, ..
     """True unless the file provably has no finding. ``forced`` words always mean parse."""
     if MARKER in source or any(word in source for word in forced):
         return True
-    if not any(word in source for word in WORDS):
-        return False
     compiled = compiled_words(source)
     if compiled is None:
         return True  # let libcst report the syntax error (or parse what CPython cannot)
+    if not any(word in source for word in WORDS):
+        return False
     return words_need_parse(*compiled, libraries, source)

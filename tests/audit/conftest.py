@@ -1,4 +1,4 @@
-"""Shared helpers for the audit's tests: write files, audit them with a known config, no cache."""
+"""Fixtures for the audit's tests."""
 
 from __future__ import annotations
 
@@ -6,25 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from stage1kit_audit import AuditConfig, AuditReport, audit_paths
-
-EXAMPLES = Path(__file__).parent / "examples"
-
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Never touch the user's cache folder from tests."""
     monkeypatch.setenv("STAGE1KIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-
-
-def audit_source(tmp_path: Path, source: str, *, name: str = "snippet.py", **config: object) -> AuditReport:
-    """Audit one snippet written to ``tmp_path/name`` under a config rooted at ``tmp_path``."""
-    path = tmp_path / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(source, encoding="utf-8")
-    settings = AuditConfig(root=tmp_path, **config)  # type: ignore[arg-type]
-    return audit_paths([path], config=settings, use_cache=False, jobs=1)
-
-
-def rules_found(report: AuditReport) -> list[str]:
-    return [f.rule for f in report.findings]
