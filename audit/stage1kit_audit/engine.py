@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import importlib.util
-import multiprocessing
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from .cache import ResultCache, cache_key, settings_salt
 from .config import AuditConfig, load_config
+from .check import Found, check_bytes
 from .findings import AuditReport, Finding
 
-if TYPE_CHECKING:
-    from .analyze import FileResult
+Job = tuple[bytes, AuditConfig, bool, bool]
+Result = tuple[list[Found], bool]
 
 SUFFIXES = (".py", ".pyi", ".ipynb")
 # Below this many files to analyse, starting worker processes costs more than it saves.
@@ -53,28 +52,30 @@ def _walk(folder: Path, config: AuditConfig) -> Iterator[Path]:
                 yield base / name
 
 
-def _analyse(job: tuple[bytes, AuditConfig, bool, bool]) -> FileResult:
-    from .analyze import Settings, audit_bytes  # libcst loads only when a file needs analysis
-
+def _check(job: Job) -> Result:
     data, config, loader, notebook = job
-    return audit_bytes(data, Settings(config), loader=loader, notebook=notebook)
+    return check_bytes(data, config, loader=loader, notebook=notebook)
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
+def _pool_context() -> Any:
+    import multiprocessing
+
     # fork is cheap, but not safe once torch (threads) is loaded in this process.
     if sys.platform == "linux" and "torch" not in sys.modules:
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
 
 
-def _run(jobs: list[tuple[bytes, AuditConfig, bool, bool]], workers: int) -> list[FileResult]:
+def _run(jobs: list[Job], workers: int) -> list[Result]:
     if workers <= 1 or len(jobs) < PARALLEL_THRESHOLD:
-        return [_analyse(job) for job in jobs]
+        return [_check(job) for job in jobs]
+    from concurrent.futures import ProcessPoolExecutor
+
     # Big files first so one slow file does not finish last alone.
     order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0]))
     with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
-        results = list(pool.map(_analyse, [jobs[i] for i in order], chunksize=4))
-    out: list[FileResult] = [None] * len(jobs)  # type: ignore[list-item]
+        results = list(pool.map(_check, [jobs[i] for i in order], chunksize=4))
+    out: list[Result] = [([], False)] * len(jobs)
     for index, result in zip(order, results):
         out[index] = result
     return out
@@ -103,7 +104,7 @@ def audit_files(
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     results = _run([(data, config, loader, nb) for _, data, loader, nb, _ in misses], workers)
 
-    fresh = {e[4]: [r.findings, r.parsed] for e, r in zip(misses, results)}
+    fresh = {e[4]: [found, parsed] for e, (found, parsed) in zip(misses, results)}
     if cache:
         cache.put_many(fresh)
         cache.close()

@@ -25,9 +25,7 @@ import types
 import warnings
 from collections.abc import Iterable
 
-from .rules.chat_template import TEMPLATE_CALLS, TEMPLATE_KEYS
-from .rules.model_load import LOAD_CALLABLES, LOAD_METHODS
-from .suppressions import MARKER
+from .vocabulary import LOAD_CALLABLES, LOAD_METHODS, MARKER, TEMPLATE_CALLS, TEMPLATE_KEYS, retired_needles
 
 _TEMPLATE_WORDS = TEMPLATE_CALLS | TEMPLATE_KEYS
 _BUILTIN_CALLS = ("exec", "eval", "getattr", "setattr", "delattr", "__import__")
@@ -47,8 +45,6 @@ _BUILTIN_WORD = re.compile(rb"\b(?:exec|eval|getattr|setattr|delattr)\b")
 
 def retired_words(retired: Iterable[str]) -> tuple[bytes, ...]:
     """The words whose presence forces a parse when retired components are configured."""
-    from .rules.retired import retired_needles
-
     out = set()
     for entry in retired:
         texts, modules = retired_needles(entry)

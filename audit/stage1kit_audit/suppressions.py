@@ -11,7 +11,6 @@ import re
 import tokenize
 from dataclasses import dataclass
 
-MARKER = b"stage1kit:"
 _COMMENT = re.compile(r"#\s*stage1kit:\s*(?P<body>.*)$")
 _ALLOW = re.compile(r"allow\[(?P<codes>[^\]]*)\]\s*(?:reason:\s*(?P<reason>.*))?$")
 FORM = "write `# stage1kit: allow[SK200] reason: <why this is safe>`"

@@ -71,3 +71,17 @@ def test_importing_the_audit_loads_neither_torch_nor_libcst() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": audit_root, "PATH": ""})
     assert out.stdout.strip() == "[]"
+
+
+def test_a_file_the_prefilter_clears_never_loads_libcst(tmp_path: Path) -> None:
+    (tmp_path / "plain.py").write_text('"""Mentions from_pretrained only in a docstring."""\nx = 1\n')
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom stage1kit_audit import AuditConfig, audit_paths\n"
+        f"root = Path({str(tmp_path)!r})\n"
+        "report = audit_paths([root], config=AuditConfig(root=root), use_cache=False)\n"
+        "print(report.clean, 'libcst' in sys.modules)\n"
+    )
+    audit_root = str(Path(__file__).resolve().parents[2] / "audit")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": audit_root, "PATH": ""})
+    assert out.stdout.split() == ["True", "False"]

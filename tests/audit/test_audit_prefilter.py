@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stage1kit_audit.analyze import Settings, audit_python
+from stage1kit_audit.check import check_source
 from stage1kit_audit.config import AuditConfig
 from stage1kit_audit.prefilter import needs_parse, retired_words
 from stage1kit_audit.rules import RULES
@@ -37,8 +37,7 @@ def _examples() -> list[str]:
 
 
 def _findings(source: str, *, prefilter: bool) -> list:
-    settings = Settings(CONFIG, use_prefilter=prefilter)
-    return audit_python(source, settings, loader=False)[0]
+    return check_source(source, CONFIG, loader=False, prefilter=prefilter)[0]
 
 
 @pytest.mark.parametrize("source", [s for r in RULES for s in r.INVALID] + TRICKY)

@@ -6,15 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from stage1kit_audit.analyze import Settings, audit_python
+from stage1kit_audit.check import check_source
 from stage1kit_audit.config import AuditConfig
 from stage1kit_audit.rules import RULES
 from stage1kit_audit.rules.retired import RetiredComponent
 
 
-def _settings(rule: type) -> Settings:
-    retired = RetiredComponent.EXAMPLE_RETIRED
-    return Settings(AuditConfig(root=Path("."), retired=retired))
+CONFIG = AuditConfig(root=Path("."), retired=RetiredComponent.EXAMPLE_RETIRED)
 
 
 def _cases(kind: str) -> list:
@@ -27,28 +25,27 @@ def _cases(kind: str) -> list:
 
 @pytest.mark.parametrize(("rule", "source"), _cases("VALID"))
 def test_valid_example_has_no_finding_of_its_rule(rule: type, source: str) -> None:
-    findings, _ = audit_python(source, _settings(rule), loader=False)
+    findings, _ = check_source(source, CONFIG, loader=False)
     assert [f for f in findings if f[2] == rule.code] == []
 
 
 @pytest.mark.parametrize(("rule", "source"), _cases("INVALID"))
 def test_invalid_example_is_found(rule: type, source: str) -> None:
-    findings, parsed = audit_python(source, _settings(rule), loader=False)
+    findings, parsed = check_source(source, CONFIG, loader=False)
     assert parsed, "the prefilter skipped a file with a finding"
     assert rule.code in [f[2] for f in findings], findings
 
 
 @pytest.mark.parametrize(("rule", "source"), _cases("INVALID"))
 def test_invalid_example_is_found_without_prefilter_too(rule: type, source: str) -> None:
-    settings = Settings(_settings(rule).config, use_prefilter=False)
-    findings, _ = audit_python(source, settings, loader=False)
+    findings, _ = check_source(source, CONFIG, loader=False, prefilter=False)
     assert rule.code in [f[2] for f in findings]
 
 
 @pytest.mark.parametrize("rule", [r for r in RULES if r.loader_exempt], ids=lambda r: r.code)
 def test_loader_modules_are_exempt(rule: type) -> None:
     for source in rule.INVALID:
-        findings, _ = audit_python(source, _settings(rule), loader=True)
+        findings, _ = check_source(source, CONFIG, loader=True)
         assert rule.code not in [f[2] for f in findings]
 
 

@@ -5,13 +5,9 @@ from __future__ import annotations
 import libcst as cst
 
 from ..resolver import leaf, root, string_value
+from ..vocabulary import TEMPLATE_CALLS, TEMPLATE_KEYS
 from .base import Rule, positional_args
 
-TEMPLATE_KEYS = frozenset({"chat_template", "chat_template_path"})
-# Attributes/functions that apply or expose a template, on any receiver.
-TEMPLATE_CALLS = frozenset(
-    {"apply_chat_template", "maybe_apply_chat_template", "clone_chat_template", "default_chat_template"}
-)
 # Methods that write a key given as their first string argument.
 KEY_WRITERS = frozenset({"__setattr__", "__setitem__", "setdefault"})
 

@@ -5,28 +5,8 @@ from __future__ import annotations
 import libcst as cst
 
 from ..resolver import dotted, is_string, leaf, root
+from ..vocabulary import LOAD_CALLABLES, LOAD_METHODS
 from .base import Rule, keyword_args, positional_args
-
-LOAD_METHODS = frozenset({"from_pretrained", "from_config"})
-
-# (top-level package, callable name) pairs that load weights, tokenizers or whole models.
-LOAD_CALLABLES = frozenset(
-    {
-        ("transformers", "pipeline"),
-        ("vllm", "LLM"),
-        ("vllm", "LLMEngine"),
-        ("vllm", "AsyncLLMEngine"),
-        ("torch", "load"),
-        ("safetensors", "load_file"),
-        ("safetensors", "load"),
-        ("safetensors", "safe_open"),
-        ("huggingface_hub", "hf_hub_download"),
-        ("huggingface_hub", "snapshot_download"),
-        ("peft", "load_peft_weights"),
-        ("sentence_transformers", "SentenceTransformer"),
-        ("sentence_transformers", "CrossEncoder"),
-    }
-)
 
 INSTEAD = "get models and tokenizers from stage1kit.loader.CleanModelLoader (or the handle the engine passes you)"
 

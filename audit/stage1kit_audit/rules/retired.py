@@ -8,19 +8,8 @@ import libcst as cst
 
 from ..config import AuditConfig
 from ..resolver import string_value
+from ..vocabulary import retired_needles
 from .base import Rule
-
-
-def retired_needles(entry: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(substrings to look for in string literals, dotted module names) for one retired entry."""
-    path = entry[:-3] if entry.endswith(".py") else entry
-    if "/" in entry or entry.endswith(".py"):
-        module = path.strip("/").replace("/", ".")
-        texts = {entry, entry.rsplit("/", 1)[-1]}
-    else:
-        module = entry
-        texts = {entry, entry.replace(".", "/")}
-    return tuple(sorted(texts)), (module,)
 
 
 class RetiredComponent(Rule):

@@ -1,0 +1,43 @@
+"""Check one file's bytes: notebook extraction, prefilter, then (only if needed) libcst.
+
+Pure function of (bytes, settings), so results can be cached by content hash and computed in
+worker processes. Imports nothing heavy until a file really needs parsing.
+"""
+
+from __future__ import annotations
+
+from .config import AuditConfig
+from .notebook import NotebookError, notebook_source
+from .prefilter import needs_parse, retired_words
+
+# (line, column, rule, message, cell or None)
+Found = tuple[int, int, str, str, "int | None"]
+
+
+def check_source(
+    source: bytes | str, config: AuditConfig, *, loader: bool, prefilter: bool = True
+) -> tuple[list[tuple[int, int, str, str]], bool]:
+    """(findings, whether libcst parsed it) for one Python source."""
+    raw = source.encode("utf-8") if isinstance(source, str) else source
+    if prefilter and not needs_parse(raw, config.model_libraries, retired_words(config.retired)):
+        return [], False
+    from .analyze import analyse_source  # imports libcst
+
+    return analyse_source(source, config, loader=loader), True
+
+
+def check_bytes(data: bytes, config: AuditConfig, *, loader: bool, notebook: bool) -> tuple[list[Found], bool]:
+    """(findings, parsed) for a file's bytes; notebook findings carry their cell and cell line."""
+    if not notebook:
+        found, parsed = check_source(data, config, loader=loader)
+        return [(*f, None) for f in found], parsed
+    try:
+        source, line_map = notebook_source(data)
+    except NotebookError as exc:
+        return [(1, 1, "SK999", f"{exc}; the audit cannot check it", None)], False
+    found, parsed = check_source(source, config, loader=loader)
+    out: list[Found] = []
+    for line, column, rule, message in found:
+        cell, cell_line = line_map[line - 1] if 0 < line <= len(line_map) else (None, line)
+        out.append((cell_line, column, rule, message, cell))
+    return out, parsed
