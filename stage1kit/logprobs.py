@@ -8,7 +8,8 @@ Two questions, both answered from a loaded causal LM's next-token distributions:
 
 Rows are sorted by length and cut into batches bounded by ``batch_size`` and
 ``max_tokens_per_batch`` (length bucketing keeps padding small), scored, and returned in the caller's
-order. Left padding (the default) aligns every row's end, so only the last few positions go through
+order. Tokens that every row of a call starts with (a judge's few-shot header) are run once and
+their key/value cache reused by every batch, so each row costs only its own tokens. Left padding (the default) aligns every row's end, so only the last few positions go through
 the LM head (``logits_to_keep``); right padding works too. Position ids are passed explicitly so a
 padded row scores exactly as it would alone.
 
@@ -41,11 +42,17 @@ class OptionCollisionError(ValueError):
 
 @dataclass(frozen=True)
 class ScoringConfig:
-    """How rows are batched: at most ``batch_size`` rows and ``max_tokens_per_batch`` padded tokens."""
+    """How rows are batched: at most ``batch_size`` rows and ``max_tokens_per_batch`` padded tokens.
+
+    ``share_prefix``: when every row of a call starts with the same ``min_shared_prefix`` tokens or
+    more (a few-shot judge header), run them once and reuse their key/value cache for every batch.
+    """
 
     batch_size: int = 16
     max_tokens_per_batch: int = 16384
     padding_side: str = "left"
+    share_prefix: bool = True
+    min_shared_prefix: int = 16
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -200,9 +207,18 @@ def plan_batches(lengths: Sequence[int], config: ScoringConfig) -> list[list[int
     return batches
 
 
-def _accepts_logits_to_keep(model: Any) -> bool:
+def _forward_parameters(model: Any) -> set[str]:
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "logits_to_keep" in inspect.signature(base.forward).parameters
+    return set(inspect.signature(base.forward).parameters)
+
+
+def _accepts_logits_to_keep(model: Any) -> bool:
+    return "logits_to_keep" in _forward_parameters(model)
+
+
+def _cache_keyword(model: Any) -> str:
+    """transformers 5 renamed ``past_key_values`` to ``cache``; use whichever the model takes."""
+    return "cache" if "cache" in _forward_parameters(model) else "past_key_values"
 
 
 def _pad_id(tokenizer: Any) -> int:
@@ -236,11 +252,56 @@ def score_rows(
     pad = _pad_id(loaded.tokenizer)
     keep_ok = _accepts_logits_to_keep(model)
     with torch.inference_mode():
-        for batch in plan_batches([len(r) for r in rows], config):
-            values = _score_batch(model, device, pad, [rows[i] for i in batch], [targets[i] for i in batch], config.padding_side, keep_ok)
+        shared = _shared_prefix_length(rows, targets) if config.share_prefix else 0
+        prefix = _prefix_cache(model, rows[0][:shared], device, keep_ok) if shared >= config.min_shared_prefix else None
+        shared = shared if prefix is not None else 0
+        for batch in plan_batches([len(r) - shared for r in rows], config):
+            suffixes = [rows[i][shared:] for i in batch]
+            values = _score_batch(model, device, pad, suffixes, [targets[i] for i in batch], config.padding_side, keep_ok, prefix)
             for index, value in zip(batch, values):
                 out[index] = value
     return out
+
+
+def _shared_prefix_length(rows: Sequence[Sequence[int]], targets: Sequence[Sequence[Sequence[int]]]) -> int:
+    """Tokens every row starts with, stopping before any scored position (each row keeps >= 1 token)."""
+    limit = min(len(row) - len(block) for row, block in zip(rows, targets))
+    # The common prefix of all rows is that of the lexicographically smallest and largest row.
+    low, high = min(rows), max(rows)
+    length = 0
+    while length < limit and low[length] == high[length]:
+        length += 1
+    return length
+
+
+@dataclass(frozen=True)
+class _Prefix:
+    """Key/value states of the shared prefix (batch of one), per layer."""
+
+    length: int
+    layers: tuple[tuple[Any, Any], ...]
+
+
+def _prefix_cache(model: Any, prefix: Sequence[int], device: Any, keep_ok: bool) -> _Prefix | None:
+    """Run the shared prefix once; None when the model's cache is not the plain dynamic kind."""
+    from transformers import DynamicCache
+
+    ids = torch.tensor([list(prefix)], dtype=torch.long, device=device)
+    kwargs = {"logits_to_keep": 1} if keep_ok else {}
+    output = model(input_ids=ids, use_cache=True, **kwargs)
+    cache = getattr(output, "cache", None)
+    if cache is None:
+        cache = getattr(output, "past_key_values", None)
+    layers = getattr(cache, "layers", None)
+    if type(cache) is not DynamicCache or not layers or any(type(layer).__name__ != "DynamicLayer" for layer in layers):
+        return None  # sliding-window or other special caches: score without sharing
+    return _Prefix(len(prefix), tuple((layer.keys, layer.values) for layer in layers))
+
+
+def _expanded_cache(prefix: _Prefix, batch: int) -> Any:
+    from transformers import DynamicCache
+
+    return DynamicCache(ddp_cache_data=[(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in prefix.layers])
 
 
 def _score_batch(
@@ -251,6 +312,7 @@ def _score_batch(
     targets: list[Sequence[Sequence[int]]],
     side: str,
     keep_ok: bool,
+    prefix: _Prefix | None = None,
 ) -> list[list[list[float]]]:
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
@@ -265,9 +327,14 @@ def _score_batch(
     first_needed = min(end - len(block) for end, block in zip(ends, targets))
     keep = width - first_needed
     kwargs: dict[str, Any] = {"logits_to_keep": keep} if keep_ok else {}
-    logits = model(
-        input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device), use_cache=False, **kwargs
-    ).logits
+    if prefix is not None:
+        # Rows continue the cached prefix: their positions start after it, and the mask covers it.
+        positions = positions + prefix.length
+        mask = torch.cat([torch.ones((len(rows), prefix.length), dtype=torch.long), mask], dim=1)
+        kwargs.update({_cache_keyword(model): _expanded_cache(prefix, len(rows)), "use_cache": True})
+    else:
+        kwargs["use_cache"] = False
+    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device), **kwargs).logits
     offset = width - logits.shape[1]  # the kept window starts at this sequence position
     # Gather every wanted position of the batch at once, then log-softmax only those rows.
     n_opts = max(len(t) for block in targets for t in block)

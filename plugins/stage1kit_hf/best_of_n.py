@@ -82,6 +82,9 @@ class BestOfNGenerator:
             part = instructions[start : start + chunk]
             chunk_seed = seed * 1_000_003 + start
             samples = sample(model, [self.prompt(r["instruction"]) for r in part], self.sampling, num_return_sequences=k, seed=chunk_seed)
+            stats.per_round.append(
+                {"chunk": start // chunk, "instructions": len(part), "tokens": sum(c.num_tokens for group in samples for c in group)}
+            )
             for record, completions in zip(part, samples):
                 candidates = [c.text.strip() for c in completions]
                 truncated = [c.hit_limit for c in completions]

@@ -100,3 +100,25 @@ def test_batches_respect_size_and_token_budget():
 def test_bad_config_is_refused():
     with pytest.raises(ValueError, match="padding_side"):
         ScoringConfig(padding_side="middle")
+
+
+HEADER = "Below are requests, each followed by an answer from a careful and helpful assistant.\n\n"
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+@pytest.mark.parametrize("batch_size", [1, 3, 16])
+def test_a_shared_prompt_header_is_run_once_and_scores_the_same(random_model, side, batch_size):
+    from stage1kit.logprobs import _encode_prompts, _shared_prefix_length
+
+    prompts = [HEADER + p for p in PROMPTS]
+    rows = _encode_prompts(random_model.tokenizer, prompts)
+    assert _shared_prefix_length(rows, [[[0]]] * len(rows)) >= 16  # long enough to be shared
+    expected = [reference(random_model, p, c) for p, c in zip(prompts, CONTINUATIONS)]
+    shared = continuation_logprobs(random_model, prompts, CONTINUATIONS, ScoringConfig(batch_size=batch_size, padding_side=side))
+    unshared = continuation_logprobs(
+        random_model, prompts, CONTINUATIONS, ScoringConfig(batch_size=batch_size, padding_side=side, share_prefix=False)
+    )
+    assert [s.logprob for s in shared] == pytest.approx(expected, abs=1e-5)
+    assert [s.logprob for s in unshared] == pytest.approx(expected, abs=1e-5)
+    options = option_logprobs(random_model, prompts, [" A", " B"], ScoringConfig(batch_size=batch_size, padding_side=side))
+    assert options == [pytest.approx([reference(random_model, p, o) for o in (" A", " B")], abs=1e-5) for p in prompts]
