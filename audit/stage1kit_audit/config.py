@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -86,13 +87,23 @@ class AuditConfig:
     def _exclude_res(self) -> tuple[re.Pattern[str], ...]:
         return tuple(glob_to_regex(p) for p in self.exclude)
 
-    def relpath(self, path: Path) -> str:
-        """``path`` relative to the root with ``/`` separators, or absolute when outside it."""
-        resolved = path.resolve()
-        try:
-            return resolved.relative_to(self.root.resolve()).as_posix()
-        except ValueError:
-            return resolved.as_posix()
+    @cached_property
+    def _root_prefixes(self) -> tuple[str, ...]:
+        spelled = os.path.abspath(self.root)
+        real = os.path.realpath(self.root)
+        return tuple(dict.fromkeys(p.rstrip(os.sep) + os.sep for p in (spelled, real)))
+
+    def relpath(self, path: Path | str) -> str:
+        """``path`` relative to the root with ``/`` separators, or absolute when outside it.
+
+        String work only (no ``resolve()`` per file: on a big tree that dominated a cached run).
+        """
+        absolute = os.path.abspath(path)
+        for prefix in self._root_prefixes:
+            if absolute.startswith(prefix):
+                absolute = absolute[len(prefix):]
+                break
+        return absolute.replace(os.sep, "/")
 
     def is_loader(self, path: Path) -> bool:
         """True for the configured loader modules, which may load models and neutralise templates."""

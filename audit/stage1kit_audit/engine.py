@@ -28,7 +28,7 @@ class AuditUsageError(ValueError):
 
 def iter_files(paths: Iterable[Path], config: AuditConfig) -> Iterator[Path]:
     """Python files and notebooks under ``paths``, without excluded ones, each once, sorted per root."""
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for path in paths:
         if not path.exists():
             raise AuditUsageError(f"{path}: no such file or folder")
@@ -37,7 +37,7 @@ def iter_files(paths: Iterable[Path], config: AuditConfig) -> Iterator[Path]:
         else:
             candidates = _walk(path, config)
         for file in candidates:
-            key = file.resolve()
+            key = os.path.abspath(file)
             if key not in seen and not config.is_excluded(file):
                 seen.add(key)
                 yield file
@@ -110,10 +110,11 @@ def audit_files(
         cache.close()
 
     report = AuditReport(files_checked=len(entries), files_cached=len(entries) - len(misses))
+    cwd = os.path.abspath(os.getcwd()) + os.sep
     for path, _, _, _, key in entries:
         findings, parsed = fresh[key] if key in fresh else cached[key]
         report.files_parsed += bool(parsed) and key in fresh
-        shown = _display_path(path)
+        shown = _display_path(path, cwd)
         report.findings.extend(
             Finding(shown, line, column, rule, message, "error", cell)
             for line, column, rule, message, cell in findings
@@ -121,12 +122,11 @@ def audit_files(
     return report
 
 
-def _display_path(path: Path) -> str:
+def _display_path(path: Path, cwd: str) -> str:
     """Relative to the working directory when inside it (what editors and CI expect)."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
+    absolute = os.path.abspath(path)
+    shown = absolute[len(cwd):] if absolute.startswith(cwd) else absolute
+    return shown.replace(os.sep, "/")
 
 
 def audit_paths(

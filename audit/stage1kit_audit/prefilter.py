@@ -40,6 +40,10 @@ WORDS: tuple[bytes, ...] = tuple(
     )
 )
 _DOTTED = re.compile(r"[A-Za-z_][\w.]*\Z")
+# ``getattr(obj, "name"`` / ``setattr(obj.attr, 'name',``: a plain literal name, which SK300 allows.
+_LITERAL_NAME_CALL = re.compile(
+    rb"""\s*\(\s*[\w.]+\s*,\s*[rRuU]?(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')\s*[,)]"""
+)
 _BUILTIN_WORD = re.compile(rb"\b(?:exec|eval|getattr|setattr|delattr)\b")
 
 
@@ -79,14 +83,24 @@ def compiled_words(source: bytes) -> tuple[set[str], set[str]] | None:
 
 
 def _builtin_position(source: bytes) -> set[str]:
-    """Which of ``exec``/``eval``/``getattr``... appear other than right after a ``.``."""
+    """Which of ``exec``/``eval``/``getattr``... appear other than right after a ``.``.
+
+    A ``getattr``/``setattr``/``delattr`` call whose name argument is a plain string literal does
+    not count: SK300 only reports computed names.
+    """
     found = set()
     for match in _BUILTIN_WORD.finditer(source):
+        word = match.group().decode()
+        if word in found:
+            continue
         index = match.start() - 1
         while index >= 0 and source[index] in b" \t\r\n\\(":
             index -= 1
-        if index < 0 or source[index] != 0x2E:  # "."
-            found.add(match.group().decode())
+        if index >= 0 and source[index] == 0x2E:  # "." : an attribute, not the builtin
+            continue
+        if word.endswith("attr") and _LITERAL_NAME_CALL.match(source, match.end()):
+            continue
+        found.add(word)
     return found
 
 
