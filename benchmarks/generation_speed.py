@@ -1,0 +1,111 @@
+"""Best-of-N generation throughput (tokens/second) against bare ``model.generate``, same process.
+
+The baseline samples the same prompts with the same shapes: the same batches of instructions, the
+same k (``num_return_sequences``), ``max_new_tokens``, temperature and top-p, left padding, seed.
+It skips what the generator adds: prompt building, length bucketing, stop strings, decoding,
+flags and record writing. Tokens are counted the same way for both (up to and including EOS).
+Target ratio >= 0.9.
+
+Runs on the tiny model (built into a temporary folder) unless ``--model`` names a checkpoint; uses
+CUDA when available. ``python benchmarks/generation_speed.py [--instructions 32] [-k 4]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+
+class CountingSink:
+    def __init__(self) -> None:
+        self.records = 0
+
+    def write(self, record: dict) -> None:
+        self.records += 1
+
+
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="checkpoint folder (default: build the tiny model)")
+    parser.add_argument("--instructions", type=int, default=32)
+    parser.add_argument("-k", type=int, default=4)
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=8, help="instructions per generate call")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+    args = parser.parse_args()
+
+    import torch
+
+    from stage1kit.loader import CleanModelLoader
+    from stage1kit.plugins import get_registry
+    from stage1kit.testing import build_tiny_model
+    from stage1kit_hf.sampling import _generated_lengths, left_padded
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    with tempfile.TemporaryDirectory() as tmp:
+        model_path = args.model or build_tiny_model(Path(tmp) / "tiny", seed=0, pretrain_steps=0)
+        loaded = CleanModelLoader(model_path, device=device).load()
+    generator = get_registry().create(
+        "generators", "best-of-n", batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, temperature=0.8, top_p=0.95
+    )
+    from stage1kit_hf.self_instruct import load_seed_tasks
+
+    tasks = load_seed_tasks(None)
+    instructions = [{"id": f"ins_{i}", "instruction": tasks[i % len(tasks)], "round": 1} for i in range(args.instructions)]
+    prompts = [generator.prompt(r["instruction"]) for r in instructions]
+    encoded = loaded.tokenizer(prompts)["input_ids"]
+    order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))  # the same batches the generator forms
+    batches = [left_padded(loaded, [encoded[i] for i in order[s : s + args.batch_size]]) for s in range(0, len(order), args.batch_size)]
+    tokenizer = loaded.tokenizer
+
+    def run_generator() -> int:
+        stats = generator.generate(loaded, instructions, CountingSink(), k=args.k, seed=0)
+        return sum(chunk["tokens"] for chunk in stats.per_round)
+
+    def run_bare() -> int:
+        torch.manual_seed(0)
+        tokens = 0
+        with torch.inference_mode():
+            for ids, mask in batches:
+                out = loaded.model.generate(
+                    input_ids=ids, attention_mask=mask, do_sample=True, temperature=0.8, top_p=0.95,
+                    max_new_tokens=args.max_new_tokens, num_return_sequences=args.k,
+                    pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                )
+                tokens += sum(_generated_lengths(out[:, ids.shape[1] :].cpu(), tokenizer.eos_token_id, tokenizer.pad_token_id))
+        return tokens
+
+    def rate(fn) -> float:
+        fn()  # warm-up
+        best = 0.0
+        for _ in range(args.repeats):
+            _sync(loaded.device)
+            start = time.perf_counter()
+            tokens = fn()
+            _sync(loaded.device)
+            best = max(best, tokens / (time.perf_counter() - start))
+        return best
+
+    ours, bare = rate(run_generator), rate(run_bare)
+    dev = loaded.device
+    print(f"device: {dev} ({torch.cuda.get_device_name(dev) if dev.type == 'cuda' else f'{torch.get_num_threads()} CPU threads'})")
+    print(f"model: {model_path}   instructions: {len(instructions)}   k: {args.k}   max_new_tokens: {args.max_new_tokens}")
+    print(f"best-of-n generator   {ours:10.1f} tokens/s")
+    print(f"bare model.generate   {bare:10.1f} tokens/s")
+    print(f"ratio best-of-n / bare generate = {ours / bare:.2f}x  (target >= 0.9)")
+
+
+if __name__ == "__main__":
+    main()
