@@ -75,8 +75,8 @@ class BestOfNGenerator:
             raise ValueError(f"k must be at least 1, got {k}")
         stats = GenerationStats(target=len(instructions))
         template_sha = prompts.template_sha256(self.settings.prompt_template)
-        # Chunks of a few batches: records are written as each chunk finishes (crash-safe), and each
-        # chunk's sampling is seeded by its position so a resumed run stays reproducible per chunk.
+        # Chunks of a few batches: records are written as each chunk finishes, so a crash loses at
+        # most one chunk; each chunk is seeded from the run seed and its position in the work list.
         chunk = self.settings.batch_size * 4
         for start in range(0, len(instructions), chunk):
             part = instructions[start : start + chunk]

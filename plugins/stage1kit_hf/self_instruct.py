@@ -42,8 +42,9 @@ class SelfInstructSettings:
     prompts_per_round: int = 8
     batch_size: int = 8
     max_new_tokens: int = 96
-    #: tokens before EOS may end a sample (0: the model may close the list at once)
-    min_new_tokens: int = 0
+    #: tokens before EOS may end a sample: an instruction needs several, and a base model that closes
+    #: the list at once only wastes the sample (the filters still judge whatever it writes)
+    min_new_tokens: int = 4
     temperature: float = 1.0
     top_p: float = 0.95
     max_rounds: int = 20

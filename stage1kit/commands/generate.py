@@ -89,11 +89,12 @@ def _load(model: str, revision: str | None, device: str | None, dtype: str | Non
 def _run(stage_call: Callable[[], Any]) -> Any:
     """Run a stage; user-facing failures become click errors, bugs keep their traceback."""
     from stage1kit.plugins import PluginError
+    from stage1kit.manifest import ManifestError
     from stage1kit.stages.support import StageInputError
 
     try:
         return stage_call()
-    except (StageInputError, PluginError, ValueError, TypeError) as exc:
+    except (StageInputError, PluginError, ManifestError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

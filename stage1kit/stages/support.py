@@ -14,6 +14,10 @@ class StageInputError(RuntimeError):
     """A stage's input file is missing or holds a record without the fields the stage needs."""
 
 
+class StageConfigError(ValueError):
+    """A stage's settings name a plugin that cannot do the stage's job."""
+
+
 @contextlib.contextmanager
 def progress_bar(description: str, total: int, completed: int = 0, *, show: bool = True) -> Iterator[Callable[[int], None]]:
     """Yield ``advance(n)``; draws a rich progress bar when ``show`` (a no-op otherwise)."""

@@ -90,3 +90,11 @@ def test_responses_resume_after_a_crash(tmp_path, talking_model, registry, monke
 def test_a_missing_input_names_the_command_to_run(tmp_path, talking_model, registry):
     with pytest.raises(StageInputError, match="run `stage1kit instructions` first"):
         _responses(RunDir.at(tmp_path), talking_model, registry)
+
+
+def test_a_response_generator_cannot_write_instructions(tmp_path, talking_model, registry):
+    from stage1kit.stages.support import StageConfigError
+
+    settings = InstructionsSettings(generator="best-of-n", target=1)
+    with pytest.raises(StageConfigError, match="does not write instructions.*'responses'"):
+        run_instructions_stage(RunDir.at(tmp_path), settings, loaded=talking_model, registry=registry, audit=AUDIT, show_progress=False)
