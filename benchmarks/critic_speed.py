@@ -64,7 +64,7 @@ def bare_batches(loaded, critic, queries, share_prefix: bool):
     from stage1kit.logprobs import _encode_prompts, _prefix_cache, _shared_prefix_length, option_tokens, plan_batches
 
     texts = [t for q in queries for t in (critic.pair_prompt(q.instruction, q.response_a, q.response_b), critic.pair_prompt(q.instruction, q.response_b, q.response_a))]
-    shared_ids = list(option_tokens(loaded.tokenizer, list(critic.settings.labels)).shared)
+    shared_ids = list(option_tokens(loaded.tokenizer, list(critic.settings.labels), context=texts[0].rsplit("\n", 1)[-1]).shared)
     rows = [p + shared_ids for p in _encode_prompts(loaded.tokenizer, texts)]
     shared = _shared_prefix_length(rows, [[[0]] * (len(shared_ids) + 1)] * len(rows)) if share_prefix else 0
     prefix = None
@@ -133,9 +133,12 @@ def main() -> None:
         critic.compare(loaded, queries)
 
     naive_queries = queries[: args.naive_pairs]
-    label_ids = [loaded.tokenizer(label, add_special_tokens=False)["input_ids"] for label in critic.settings.labels]
-    shared_label = label_ids[0][:-1]  # " A"/" B" may share a leading-space token
-    choices = [ids[-1] for ids in label_ids]
+    from stage1kit.logprobs import option_tokens
+
+    cue = critic.pair_prompt("x", "y", "z").rsplit("\n", 1)[-1]
+    labels = option_tokens(loaded.tokenizer, list(critic.settings.labels), context=cue)
+    shared_label = list(labels.shared)  # " A"/" B" may share a leading-space token
+    choices = [rest[0] for rest in labels.rest]
 
     def run_naive():
         """What a hand-written judge does: one unbatched forward per pair and per order."""

@@ -90,11 +90,26 @@ class OptionTokens:
         return all(len(r) == 1 for r in self.rest)
 
 
-def option_tokens(tokenizer: Any, options: Sequence[str]) -> OptionTokens:
-    """Tokenise ``options`` (no special tokens) and check they part ways at one token position."""
+def _encode_after(tokenizer: Any, context: str | None, options: Sequence[str]) -> list[tuple[int, ...]]:
+    """Option ids as they tokenise after ``context`` (SentencePiece merges a leading space into the
+    word, byte-level BPE does not); standalone when no context is given or the context's own tokens
+    change once an option follows it."""
+    alone = [tuple(x) for x in tokenizer(list(options), add_special_tokens=False)["input_ids"]]
+    if not context:
+        return alone
+    head = tokenizer(context, add_special_tokens=False)["input_ids"]
+    joined = tokenizer([context + o for o in options], add_special_tokens=False)["input_ids"]
+    if all(j[: len(head)] == head and len(j) > len(head) for j in joined):
+        return [tuple(j[len(head) :]) for j in joined]
+    return alone
+
+
+def option_tokens(tokenizer: Any, options: Sequence[str], context: str | None = None) -> OptionTokens:
+    """Tokenise ``options`` (after ``context``, e.g. a prompt that ends in the template's cue) and
+    check they part ways at one token position."""
     if len(options) < 2:
         raise ValueError(f"need at least two options to choose between, got {list(options)!r}")
-    ids = [tuple(x) for x in tokenizer(list(options), add_special_tokens=False)["input_ids"]]
+    ids = _encode_after(tokenizer, context, options)
     for text, tokens in zip(options, ids):
         if not tokens:
             raise ValueError(f"option {text!r} encodes to no tokens; give non-empty options")
@@ -161,8 +176,17 @@ def option_logprobs(
     options: Sequence[str] | OptionTokens,
     config: ScoringConfig | None = None,
 ) -> list[list[float]]:
-    """``result[i][j]`` = log P(option j | prompt i), summed over the option's tokens."""
-    opts = options if isinstance(options, OptionTokens) else option_tokens(loaded.tokenizer, options)
+    """``result[i][j]`` = log P(option j | prompt i), summed over the option's tokens.
+
+    Options given as strings are tokenised as they follow the first prompt's last line, so the
+    prompts of one call should end the same way (a template's cue, like ``"Better answer:"``).
+    """
+    if not prompts:
+        return []
+    if isinstance(options, OptionTokens):
+        opts = options
+    else:
+        opts = option_tokens(loaded.tokenizer, options, context=prompts[0].rsplit("\n", 1)[-1])
     prompt_ids = _encode_prompts(loaded.tokenizer, prompts)
     shared = list(opts.shared)
     if opts.single_row:

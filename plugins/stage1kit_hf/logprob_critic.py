@@ -74,8 +74,8 @@ class LogprobCritic:
         """
         if not instructions:
             return []
-        options = option_tokens(model.tokenizer, list(self.settings.yes_no))
         texts = [self.instruction_prompt(i) for i in instructions]
+        options = option_tokens(model.tokenizer, list(self.settings.yes_no), context=_cue(texts[0]))
         calibrate = self.settings.calibration_text is not None
         if calibrate:
             texts.append(self.instruction_prompt(self.settings.calibration_text))
@@ -90,11 +90,11 @@ class LogprobCritic:
         """Both orders of every pair in one batched scoring call; verdicts averaged over the orders."""
         if not queries:
             return []
-        options = option_tokens(model.tokenizer, list(self.settings.labels))
         texts = []
         for q in queries:
             texts.append(self.pair_prompt(q.instruction, q.response_a, q.response_b))
             texts.append(self.pair_prompt(q.instruction, q.response_b, q.response_a))
+        options = option_tokens(model.tokenizer, list(self.settings.labels), context=_cue(texts[0]))
         rows = option_logprobs(model, texts, options, self.scoring)
         verdicts = []
         for index in range(len(queries)):
@@ -115,6 +115,11 @@ class LogprobCritic:
             "options": {"yes_no": list(s.yes_no), "labels": list(s.labels)},
             "calibration_text": s.calibration_text,
         }
+
+
+def _cue(prompt: str) -> str:
+    """The prompt's last line (the template's cue, e.g. "Better answer:"): options follow it."""
+    return prompt.rsplit("\n", 1)[-1]
 
 
 def _sigmoid(x: float) -> float:

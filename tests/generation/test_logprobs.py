@@ -122,3 +122,18 @@ def test_a_shared_prompt_header_is_run_once_and_scores_the_same(random_model, si
     assert [s.logprob for s in unshared] == pytest.approx(expected, abs=1e-5)
     options = option_logprobs(random_model, prompts, [" A", " B"], ScoringConfig(batch_size=batch_size, padding_side=side))
     assert options == [pytest.approx([reference(random_model, p, o) for o in (" A", " B")], abs=1e-5) for p in prompts]
+
+
+def test_options_are_tokenised_as_they_follow_the_prompt():
+    """With a SentencePiece-style tokenizer the option ids are the tail of the whole prompt's encoding."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.BPE(unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first")
+    core.train_from_iterator(["Better answer: A", "Better answer: B"] * 20, trainers.BpeTrainer(special_tokens=["<unk>"], vocab_size=60))
+    tok = PreTrainedTokenizerFast(tokenizer_object=core)
+    in_context = option_tokens(tok, [" A", " B"], context="Better answer:")
+    full = tok("Better answer: A", add_special_tokens=False)["input_ids"]
+    head = tok("Better answer:", add_special_tokens=False)["input_ids"]
+    assert tuple(in_context.shared) + in_context.rest[0] == tuple(full[len(head) :])
