@@ -51,10 +51,12 @@ class ModelSettings:
 
 @dataclass
 class RunSettings:
-    """Where the run lives and what code the audit gate checks before each model-loading stage."""
+    """Where the run lives and what code the audit gate checks before each model-loading stage.
+
+    Seeds are per stage (each stage table has ``seed``), so one stage can be resampled alone.
+    """
 
     dir: str = "runs/stage1"
-    seed: int = 0
     user_code: list[str] = field(default_factory=list)
 
 

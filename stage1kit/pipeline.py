@@ -68,12 +68,11 @@ def select_stages(start: str | None, until: str | None) -> list[str]:
 
 
 def stage_config(config: PipelineConfig, stage: str) -> dict[str, Any]:
-    """What a stage's config hash covers: its settings, the model and the run seed."""
+    """What a stage's config hash covers: its settings (seed included) and the model."""
     return {
         "stage": stage,
         "settings": dataclasses.asdict(config.stages[stage]),
         "model": dataclasses.asdict(config.model) | {"id": config.model_id},
-        "seed": config.run.seed,
     }
 
 
@@ -180,7 +179,7 @@ class Pipeline:
     def run(self, stages: Sequence[str]) -> list[StageOutcome]:
         for stage in stages:
             if self._is_current(stage):
-                outcome = StageOutcome(stage=stage, skipped=True, outputs=self._outputs(stage))
+                outcome = self._skipped(stage)
                 self.echo(f"[{stage}] up to date (manifest matches inputs and config); skipped")
             else:
                 self._discard_stale(stage)
@@ -192,6 +191,21 @@ class Pipeline:
                 outcome.seconds = time.perf_counter() - started
             self.outcomes.append(outcome)
         return self.outcomes
+
+    def _skipped(self, stage: str) -> StageOutcome:
+        """The outcome of a stage that is up to date, with its counts read back from its manifests."""
+        from stage1kit.manifest import load_manifest
+        from stage1kit.rundir import manifest_path_for
+
+        outcome = StageOutcome(stage=stage, skipped=True, outputs=self._outputs(stage))
+        verdicts = set()
+        for output in outcome.outputs:
+            manifest = load_manifest(manifest_path_for(output))
+            outcome.records_in = sum(e.get("records") or 0 for e in manifest["inputs"] if str(e["path"]).endswith(".jsonl"))
+            outcome.records_out += sum(e.get("records") or 0 for e in manifest["outputs"])
+            verdicts.add(manifest["verdict"]["status"])
+        outcome.verdict = "fail" if "fail" in verdicts else ("pass" if verdicts else None)
+        return outcome
 
     def _outputs(self, stage: str) -> list[Path]:
         return [_path(self.run_dir, name) for name in STAGE_FILES[stage].outputs]
@@ -217,15 +231,21 @@ class Pipeline:
         if stage == "instructions":
             from stage1kit.stages.instructions import run_instructions_stage
 
-            return run_instructions_stage(self.run_dir, settings, loaded=self.base_model(), audit=audit, **common)
+            return run_instructions_stage(
+                self.run_dir, settings, loaded=self.base_model(), audit=audit, config=stage_config(self.config, stage), **common
+            )
         if stage == "responses":
             from stage1kit.stages.responses import run_responses_stage
 
-            return run_responses_stage(self.run_dir, settings, loaded=self.base_model(), audit=audit, **common)
+            return run_responses_stage(
+                self.run_dir, settings, loaded=self.base_model(), audit=audit, config=stage_config(self.config, stage), **common
+            )
         if stage == "judge":
             from stage1kit.stages.judge import run_judge_stage
 
-            return run_judge_stage(self.run_dir, settings, loaded=self.base_model(), audit=audit, **common)
+            return run_judge_stage(
+                self.run_dir, settings, loaded=self.base_model(), audit=audit, config=stage_config(self.config, stage), **common
+            )
         if stage == "pairs":
             from stage1kit.stages.pairs import run_pairs_stage
 

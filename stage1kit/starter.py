@@ -56,7 +56,7 @@ def starter_config_text(model: str, small: bool = True) -> str:
         "# Run it with `stage1kit run <this file>`; check it first with `stage1kit doctor <this file>`.",
         "",
     ]
-    lines += _section("run", RunSettings, {"dir": "run"}, "Where outputs go, the seed, and your code the audit checks before every model-loading stage.")
+    lines += _section("run", RunSettings, {"dir": "run"}, "Where outputs go, and your code the audit checks before every model-loading stage.")
     lines += _section("model", ModelSettings, {"id": model}, "The base model (local folder or hub id); always loaded through CleanModelLoader, never with a chat template.")
     for stage, (table, _) in STAGES.items():
         cls = settings_class(stage)
