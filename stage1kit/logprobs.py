@@ -7,18 +7,20 @@ Two questions, both answered from a loaded causal LM's next-token distributions:
   ``" Yes"``/``" No"``) after each prompt.
 
 Rows are sorted by length and cut into batches bounded by ``batch_size`` and
-``max_tokens_per_batch`` (length bucketing keeps padding small), scored, and returned in the caller's
-order. Tokens that every row of a call starts with (a judge's few-shot header) are run once and
-their key/value cache reused by every batch, so each row costs only its own tokens. Left padding (the default) aligns every row's end, so only the last few positions go through
-the LM head (``logits_to_keep``); right padding works too. Position ids are passed explicitly so a
-padded row scores exactly as it would alone.
+``max_tokens_per_batch`` (length bucketing keeps padding small), scored, and returned in the
+caller's order. Tokens that every row of a call starts with (a judge's few-shot header) are run
+once and their key/value cache reused by every batch, so each row costs only its own tokens. Left
+padding (the default) aligns every row's end, so only the last few positions go through the LM
+head (``logits_to_keep``); right padding works too. Position ids are passed explicitly so a padded
+row scores exactly as it would alone.
 
-Options are tokenised once, without the prompt. Tokens every option shares (a byte-level BPE splits
-the leading space off ``" A"`` and ``" B"``) are scored as part of each option; after them each
-option's next token must differ from every other's. Options that collide there would be decided by
-later tokens only, or tie silently under first-token scoring, so :class:`OptionCollisionError` is
-raised instead. When every option is one token past the shared prefix, one row per prompt answers
-all options at once; otherwise each (prompt, option) is a row of the same batched pass.
+Options are tokenised once per call, as they follow the prompt's last line (a byte-level BPE
+splits the leading space off ``" A"``; SentencePiece merges it into the word). Tokens every option
+shares are scored as part of each option; after them each option's next token must differ from
+every other's. Options that collide there would be decided by later tokens only, or tie silently
+under first-token scoring, so :class:`OptionCollisionError` is raised instead. When every option is
+one token past the shared tokens, one row per prompt answers all options at once; otherwise each
+(prompt, option) is a row of the same batched pass.
 """
 
 from __future__ import annotations

@@ -140,14 +140,15 @@ class SelfInstructGenerator:
             "seed_tasks": len(self.seeds),
         }
 
-    def build_prompt(self, rng: random.Random, pool: Sequence[str]) -> str:
+    def build_prompt(self, rng: random.Random, pool: Sequence[str]) -> tuple[str, int]:
+        """A numbered list of sampled seed (and pool) tasks, and the number the model continues."""
         s = self.settings
         machine = rng.sample(list(pool), min(s.machine_tasks_per_prompt, len(pool))) if pool else []
         seeds = rng.sample(self.seeds, min(s.seed_tasks_per_prompt + s.machine_tasks_per_prompt - len(machine), len(self.seeds)))
         tasks = seeds + machine
         rng.shuffle(tasks)
         listing = "\n".join(f"{n}. {task}" for n, task in enumerate(tasks, start=1))
-        return prompts.fill(s.prompt_template, tasks=listing, next=str(len(tasks) + 1))
+        return prompts.fill(s.prompt_template, tasks=listing, next=str(len(tasks) + 1)), len(tasks) + 1
 
     def generate(
         self,
@@ -183,14 +184,13 @@ class SelfInstructGenerator:
     def _round(self, model, critic, sink, stats, index, pool, round_number, seed, target, critic_info, progress) -> list[str]:
         s = self.settings
         rng = random.Random(f"{seed}:{round_number}")
-        prompt_texts = [self.build_prompt(rng, pool) for _ in range(s.prompts_per_round)]
-        completions = sample(model, prompt_texts, self.sampling, seed=seed * 1_000_003 + round_number)
+        built = [self.build_prompt(rng, pool) for _ in range(s.prompts_per_round)]
+        completions = sample(model, [text for text, _ in built], self.sampling, seed=seed * 1_000_003 + round_number)
         rejected: dict[str, int] = {}
         survivors: list[str] = []
         round_index = NearDuplicateIndex(threshold=s.similarity_threshold)
         generated = 0
-        for prompt_text, (completion,) in zip(prompt_texts, completions):
-            first_number = int(prompt_text.rsplit("\n", 1)[-1].rstrip("."))
+        for (_, first_number), (completion,) in zip(built, completions):
             for text, cut_off in parse_items(completion.text, first_number, completion.hit_limit, s.max_items_per_completion):
                 generated += 1
                 reason = filters.cheap_reason(text, cut_off, self.filter_settings)
@@ -221,7 +221,7 @@ class SelfInstructGenerator:
         for reason, n in rejected.items():
             stats.reject(reason, n)
         stats.per_round.append(
-            {"round": round_number, "prompts": len(prompt_texts), "generated": generated, "accepted": len(accepted), "surplus": surplus, "rejected": rejected}
+            {"round": round_number, "prompts": len(built), "generated": generated, "accepted": len(accepted), "surplus": surplus, "rejected": rejected}
         )
         return accepted
 

@@ -87,3 +87,15 @@ def test_stop_strings_cut_answers_and_the_token_limit_is_flagged(random_model, t
     limited = registry.create("generators", "best-of-n", stop=[], max_new_tokens=3)
     stats = limited.generate(random_model, INSTRUCTIONS, sink, k=2, seed=0)
     assert all(all(r["truncated"]) for r in sink.records) and stats.rejected["truncated"] == 4
+
+
+def test_a_users_list_template_is_used_and_recorded(talking_model, critic, registry, sink):
+    import random
+
+    template = "Tasks people ask for:\n{tasks}\n{next})"
+    generator = registry.create("generators", "self-instruct", prompt_template=template, **FAST_INSTRUCTIONS)
+    prompt, number = generator.build_prompt(random.Random(0), [])
+    assert prompt.startswith("Tasks people ask for:\n1. ") and prompt.endswith(f"\n{number})") and number == 3
+    generator.generate(talking_model, critic, sink, target=1, seed=0)
+    default = registry.create("generators", "self-instruct")
+    assert sink.records[0]["provenance"]["prompt_template_sha256"] != default.describe()["prompt_template_sha256"]
