@@ -1,0 +1,113 @@
+"""Selection rules on crafted scores: strategies, margins, filters, the mix cap, duplicates."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from stage1kit.pairs import (
+    BELOW_MARGIN,
+    Deduplicator,
+    MixCap,
+    NEGATIVE_BEAT_CHOSEN,
+    ORDERS_DISAGREE,
+    PairFilter,
+    Preference,
+    REJECTED_PREFERRED,
+    distribution,
+    mu_minus_two_sigma,
+    recorded_preference,
+    rejected_indices,
+    sft_reject_reason,
+)
+
+
+def test_all_pairs_the_best_with_every_other_candidate():
+    assert rejected_indices([0.2, 0.9, 0.5, 0.1], best=1, strategy="all") == [0, 2, 3]
+
+
+def test_worst_picks_the_lowest_score_and_breaks_ties_by_index():
+    assert rejected_indices([0.2, 0.9, 0.5, 0.1], best=1, strategy="worst") == [3]
+    assert rejected_indices([0.1, 0.9, 0.1], best=1, strategy="worst") == [0]
+
+
+def test_mu_minus_two_sigma_picks_the_candidate_nearest_the_target_not_the_outlier():
+    scores = [0.9] + [0.7] * 12 + [0.5, 0.3, 0.0]
+    assert mu_minus_two_sigma(scores) == pytest.approx(0.2268, abs=1e-3)
+    assert rejected_indices(scores, best=0, strategy="mu-2sigma") == [14]  # 0.3: nearest 0.227
+    assert rejected_indices(scores, best=0, strategy="worst") == [15]  # the 0.0 outlier
+
+
+def test_mu_minus_two_sigma_never_picks_the_best():
+    assert rejected_indices([0.1, 0.1], best=0, strategy="mu-2sigma") == [1]
+
+
+def test_one_candidate_gives_no_pairs_and_unknown_strategies_are_refused():
+    assert rejected_indices([0.7], best=0, strategy="all") == []
+    with pytest.raises(ValueError, match="unknown strategy 'best'"):
+        rejected_indices([0.7, 0.1], best=0, strategy="best")
+
+
+def test_recorded_preference_is_oriented_chosen_over_rejected():
+    comparisons = [{"a": 2, "b": 0, "margin": -1.5, "prob_a": 0.2, "confidence": 0.6, "orders_agree": True}]
+    pref = recorded_preference(comparisons, chosen=0, rejected=2)
+    assert pref == Preference(1.5, pytest.approx(0.8), 0.6, True)
+    assert recorded_preference(comparisons, chosen=0, rejected=1) is None
+
+
+@pytest.mark.parametrize(
+    "pref, negative, expected",
+    [
+        (Preference(2.0, 0.9, 0.8, True), False, None),
+        (Preference(-0.1, 0.45, 0.1, True), False, REJECTED_PREFERRED),
+        (Preference(-0.1, 0.45, 0.1, True), True, NEGATIVE_BEAT_CHOSEN),
+        (Preference(2.0, 0.9, 0.8, False), False, ORDERS_DISAGREE),
+        (Preference(0.3, 0.6, 0.2, True), False, BELOW_MARGIN),
+    ],
+)
+def test_pair_filter_reasons(pref, negative, expected):
+    assert PairFilter(min_margin=0.5).reject_reason(pref, negative=negative) == expected
+
+
+def test_order_disagreement_can_be_allowed():
+    assert PairFilter(require_order_agreement=False).reject_reason(Preference(1.0, 0.7, 0.4, False), negative=False) is None
+
+
+def test_sft_quality_bar():
+    assert sft_reject_reason("Good answer.", 0.8, False, 0.5) is None
+    assert sft_reject_reason("Weak answer.", 0.4, False, 0.5) == "below-quality-bar"
+    assert sft_reject_reason("Cut off answ", 0.9, True, 0.5) == "best-truncated"
+    assert sft_reject_reason("  ", 0.9, False, 0.5) == "empty"
+
+
+def test_mix_cap_limits_per_type_and_per_instruction_deterministically():
+    types = ["truncated", "truncated", "off-topic", "generic-reply", "shuffled"]
+    cap = MixCap(per_instruction=3, per_type=1)
+    kept, dropped = cap.select(types, random.Random(3))
+    assert len(kept) == 3 and len({types[i] for i in kept}) == 3
+    assert sum(dropped.values()) == 2
+    assert cap.select(types, random.Random(3)) == (kept, dropped)
+
+
+def test_mix_cap_weights_steer_the_draw_and_zero_switches_a_type_off():
+    types = ["a", "b"]
+    cap = MixCap(per_instruction=1, per_type=1, weights={"a": 20.0, "b": 1.0})
+    picks = [types[cap.select(types, random.Random(seed))[0][0]] for seed in range(200)]
+    assert picks.count("a") > 170
+    off = MixCap(per_instruction=2, per_type=1, weights={"b": 0})
+    assert all(off.select(types, random.Random(s))[0] == [0] for s in range(20))
+
+
+def test_duplicates_ignore_case_and_whitespace():
+    seen = Deduplicator()
+    assert seen.is_new("Q", "Good answer.", "Bad.")
+    assert not seen.is_new("q", "good  answer.", "BAD.")
+    assert seen.is_new("Q", "Good answer.", "Worse.")
+
+
+def test_distribution_quantiles():
+    stats = distribution([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert stats["mean"] == 3.0 and stats["min"] == 1.0 and stats["p50"] == 3.0 and stats["p25"] == 2.0
+    assert stats["p90"] == pytest.approx(4.6)
+    assert distribution([])["count"] == 0
