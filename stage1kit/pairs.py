@@ -162,11 +162,12 @@ class MixCap:
 
 
 def text_key(text: str) -> str:
-    return " ".join(text.split()).casefold()
+    """Whitespace-insensitive; case is kept (an answer in the wrong case is a different answer)."""
+    return " ".join(text.split())
 
 
 class Deduplicator:
-    """Remembers (prompt, chosen, rejected) triples; whitespace and case do not make a pair new."""
+    """Remembers (prompt, chosen, rejected) triples; whitespace alone does not make a pair new."""
 
     def __init__(self) -> None:
         self._seen: set[tuple[str, ...]] = set()

@@ -32,8 +32,11 @@ def plugin_version() -> str:
 
 
 def normalise(text: str) -> str:
-    """Case- and whitespace-insensitive form, for "is this negative just the chosen answer?"."""
-    return " ".join(text.split()).casefold()
+    """Whitespace-insensitive form, for "is this negative just the chosen answer?".
+
+    Case is kept: an answer in the wrong case can be exactly the negative (a format violation).
+    """
+    return " ".join(text.split())
 
 
 def split_sentences(text: str) -> list[str]:
@@ -67,7 +70,7 @@ def list_items(text: str) -> list[str]:
 
 
 def differs(candidate: str, original: str) -> bool:
-    """A negative must not be the original answer in other whitespace or case."""
+    """A negative must not be the original answer in other whitespace."""
     return bool(candidate.strip()) and normalise(candidate) != normalise(original)
 
 

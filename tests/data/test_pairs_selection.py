@@ -99,10 +99,11 @@ def test_mix_cap_weights_steer_the_draw_and_zero_switches_a_type_off():
     assert all(off.select(types, random.Random(s))[0] == [0] for s in range(20))
 
 
-def test_duplicates_ignore_case_and_whitespace():
+def test_duplicates_ignore_whitespace_but_not_case():
     seen = Deduplicator()
     assert seen.is_new("Q", "Good answer.", "Bad.")
-    assert not seen.is_new("q", "good  answer.", "BAD.")
+    assert not seen.is_new("Q ", "Good  answer.", "Bad.\n")
+    assert seen.is_new("Q", "Good answer.", "BAD.")
     assert seen.is_new("Q", "Good answer.", "Worse.")
 
 
