@@ -24,17 +24,20 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def best_time(fn, device, repeats: int) -> float:
-    """Fastest of ``repeats`` runs after one warm-up (shared machines are noisy)."""
-    fn()
-    _sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def best_times(fns: dict, device, repeats: int) -> dict:
+    """Fastest of ``repeats`` runs of each function after one warm-up, the functions taking turns
+    within each repeat so that load from other processes on a shared machine hits them alike."""
+    for fn in fns.values():
         fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return min(times)
+    _sync(device)
+    best = {name: float("inf") for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def workload(n_pairs: int):
@@ -108,7 +111,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=192)
     parser.add_argument("--naive-pairs", type=int, default=32, help="pairs timed for the slow naive baseline")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
     args = parser.parse_args()
 
@@ -151,10 +154,13 @@ def main() -> None:
                     [logp[c].item() for c in choices]
 
     dev = loaded.device
-    t_critic = best_time(run_critic, dev, args.repeats)
-    t_bare = best_time(lambda: run_bare(loaded, *same_work), dev, args.repeats)
-    t_full = best_time(lambda: run_bare(loaded, *full_rows), dev, args.repeats)
-    t_naive = best_time(run_naive, dev, 1)
+    times = best_times(
+        {"critic": run_critic, "bare": lambda: run_bare(loaded, *same_work), "full": lambda: run_bare(loaded, *full_rows)},
+        dev,
+        args.repeats,
+    )
+    t_critic, t_bare, t_full = times["critic"], times["bare"], times["full"]
+    t_naive = best_times({"naive": run_naive}, dev, 1)["naive"]
     critic_rate = len(queries) / t_critic
     bare_rate = len(queries) / t_bare
     full_rate = len(queries) / t_full
