@@ -12,6 +12,7 @@ import libcst as cst
 
 from .checker import Checker
 from .config import AuditConfig
+from .pieces import Chunk, mentions, split_chunks
 from .positions import locate
 from .rules import ALL_CODES, RULES, Rule
 from .suppressions import Raw, apply_suppressions
@@ -43,25 +44,91 @@ def _syntax_error(exc: Exception, source: bytes | str) -> Raw:
     return (1, 1, "SK999", f"file could not be parsed ({type(exc).__name__}: {exc}); the audit cannot check it")
 
 
-def analyse_source(source: bytes | str, config: AuditConfig, *, loader: bool) -> list[Raw]:
-    """Sorted (line, column, rule, message) findings for one Python source."""
+class _PieceDoesNotParse(Exception):
+    """A textual split landed inside a string or bracket: parse the whole file instead."""
+
+
+def _parse_piece(text: str) -> cst.Module:
     try:
-        module = cst.parse_module(source)
-    except Exception as exc:  # a file that does not parse is a finding, never a crash
-        return [_syntax_error(exc, source)]
+        return cst.parse_module(text)
+    except Exception as exc:
+        raise _PieceDoesNotParse from exc
+
+
+def _check_pieces(
+    chunks: list[Chunk], words: frozenset[str], config: AuditConfig, loader: bool
+) -> list[tuple[int, int, str, str]]:
+    """Findings of a file checked piece by piece, skipping top-level definitions that cannot matter."""
+    checker = Checker(active_rules(config, loader=loader), config)
+    parsed: dict[int, cst.Module] = {}
+    for index, chunk in enumerate(chunks):
+        if chunk.name is None or mentions(chunk.text, words):
+            parsed[index] = module = _parse_piece(chunk.text)
+            checker.prebind(module)
+    aliases = checker.resolver.interesting_names(words) - {c.name for c in chunks}
+    if aliases:
+        for index, chunk in enumerate(chunks):
+            if index not in parsed and mentions(chunk.text, aliases):
+                parsed[index] = _parse_piece(chunk.text)
+    for index, chunk in enumerate(chunks):
+        if index in parsed:
+            checker.walk_module(parsed[index], index)
+        else:
+            checker.resolver.bind_names([chunk.name])  # what walking the definition would bind
+    found: list[tuple[int, int, str, str]] = []
+    for index, module in parsed.items():
+        raw = [r for r in checker.raw if r[4] == index]
+        if raw:
+            places = locate(module, chunks[index].text, [(node, chain) for node, _, _, chain, _ in raw])
+            offset = chunks[index].line - 1
+            found += [(line + offset, column, r[1], r[2]) for (line, column), r in zip(places, raw)]
+    return found
+
+
+def _check_module(module: cst.Module, text: str, config: AuditConfig, loader: bool) -> list[tuple[int, int, str, str]]:
+    raw = Checker(active_rules(config, loader=loader), config).run(module)
+    if not raw:
+        return []
+    places = locate(module, text, [(node, chain) for node, _, _, chain, _ in raw])
+    return [(line, column, r[1], r[2]) for (line, column), r in zip(places, raw)]
+
+
+def _decode(source: bytes) -> str:
+    import io
+    import tokenize
+
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+    return source.decode(encoding)
+
+
+def analyse_source(
+    source: bytes | str, config: AuditConfig, *, loader: bool, words: frozenset[str] | None = None
+) -> list[Raw]:
+    """Sorted (line, column, rule, message) findings for one Python source.
+
+    ``words`` (from the prefilter) allows checking piece by piece; None checks the whole module.
+    """
+    found: list[tuple[int, int, str, str]] | None = None
+    text: str | None = None
     try:
-        raw = Checker(active_rules(config, loader=loader), config).run(module)
+        if words is not None:
+            text = source if isinstance(source, str) else _decode(source)
+            chunks = split_chunks(text)
+            if any(c.name for c in chunks):
+                found = _check_pieces(chunks, words, config, loader)
+        if found is None:
+            try:
+                module = cst.parse_module(source)
+            except Exception as exc:  # a file that does not parse is a finding, never a crash
+                return [_syntax_error(exc, source)]
+            if text is None:
+                text = source if isinstance(source, str) else source.decode(module.encoding, errors="replace")
+            found = _check_module(module, text, config, loader)
+    except (_PieceDoesNotParse, UnicodeDecodeError, SyntaxError, LookupError):
+        return analyse_source(source, config, loader=loader, words=None)
     except RecursionError:
         return [(1, 1, "SK999", "file is nested too deeply for the audit to check; simplify it")]
-    text = source if isinstance(source, str) else source.decode(module.encoding, errors="replace")
-    findings: list[Raw] = []
-    if raw:
-        places = locate(module, text, [(node, chain) for node, _, _, chain in raw])
-        seen = set()
-        for (line, column), (_, rule, message, _) in zip(places, raw):
-            if (line, column, rule) not in seen:
-                seen.add((line, column, rule))
-                findings.append((line, column, rule, message))
+    findings = sorted(set(found))
     if MARKER in (source.encode() if isinstance(source, str) else source):
         findings = apply_suppressions(findings, text, SUPPRESSIBLE)
     return sorted(findings)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .config import AuditConfig
 from .notebook import NotebookError, notebook_source
-from .prefilter import needs_parse, retired_words
+from .prefilter import ALL_WORDS, parse_words, retired_words
 
 # (line, column, rule, message, cell or None)
 Found = tuple[int, int, str, str, "int | None"]
@@ -19,11 +19,16 @@ def check_source(
 ) -> tuple[list[tuple[int, int, str, str]], bool]:
     """(findings, whether libcst parsed it) for one Python source."""
     raw = source.encode("utf-8") if isinstance(source, str) else source
-    if prefilter and not needs_parse(raw, config.model_libraries, retired_words(config.retired)):
-        return [], False
+    words = None
+    if prefilter:
+        words = parse_words(raw, config.model_libraries, retired_words(config.retired))
+        if words is None:
+            return [], False
+        if words is ALL_WORDS:  # it did not compile: check it whole (and report the syntax error)
+            words = None
     from .analyze import analyse_source  # imports libcst
 
-    return analyse_source(source, config, loader=loader), True
+    return analyse_source(source, config, loader=loader, words=words), True
 
 
 def check_bytes(data: bytes, config: AuditConfig, *, loader: bool, notebook: bool) -> tuple[list[Found], bool]:

@@ -62,9 +62,10 @@ class Checker:
 
     def __init__(self, rules: Sequence[type[Rule]], config: AuditConfig) -> None:
         self.resolver = Resolver()
-        # (node, rule code, message, enclosing statements from the top) per finding
-        self.raw: list[tuple[cst.CSTNode, str, str, tuple[cst.CSTNode, ...]]] = []
+        # (node, rule code, message, enclosing statements from the top, piece) per finding
+        self.raw: list[tuple[cst.CSTNode, str, str, tuple[cst.CSTNode, ...], int]] = []
         self.statements: list[cst.CSTNode] = []
+        self.piece = 0  # which parsed piece of the file is being walked
         instances = [r(self.resolver, config, self.record) for r in rules]
 
         def hooks(name: str) -> list[Callable]:
@@ -100,12 +101,21 @@ class Checker:
         }
 
     def record(self, node: cst.CSTNode, code: str, message: str) -> None:
-        self.raw.append((node, code, message, tuple(self.statements)))
+        self.raw.append((node, code, message, tuple(self.statements), self.piece))
 
-    def run(self, module: cst.Module) -> list[tuple[cst.CSTNode, str, str, tuple[cst.CSTNode, ...]]]:
-        self._prebind(module.body)
-        self._statements(module.body)
+    def run(self, module: cst.Module) -> list[tuple[cst.CSTNode, str, str, tuple[cst.CSTNode, ...], int]]:
+        """Check a whole module; findings are (node, code, message, statement chain, piece)."""
+        self.prebind(module)
+        self.walk_module(module, 0)
         return self.raw
+
+    def prebind(self, module: cst.Module) -> None:
+        """Bind module-level imports and assignments first, so functions see later imports."""
+        self._prebind(module.body)
+
+    def walk_module(self, module: cst.Module, piece: int) -> None:
+        self.piece = piece
+        self._statements(module.body)
 
     def _statements(self, body: Sequence[cst.CSTNode]) -> None:
         """Walk a body, keeping the chain of enclosing statements (used to locate findings)."""
@@ -119,7 +129,6 @@ class Checker:
         self._statements(node.body)
 
     def _prebind(self, statements: Sequence[cst.CSTNode]) -> None:
-        """Bind module-level imports and assignments first, so functions see later imports."""
         for statement in statements:
             if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
                 self._prebind_small(statement.body)

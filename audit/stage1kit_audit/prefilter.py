@@ -44,6 +44,7 @@ _DOTTED = re.compile(r"[A-Za-z_][\w.]*\Z")
 _LITERAL_NAME_CALL = re.compile(
     rb"""\s*\(\s*[\w.]+\s*,\s*[rRuU]?(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')\s*[,)]"""
 )
+ALL_WORDS = frozenset(w.decode() for w in WORDS)
 _BUILTIN_WORD = re.compile(rb"\b(?:exec|eval|getattr|setattr|delattr)\b")
 
 
@@ -104,42 +105,58 @@ def _builtin_position(source: bytes) -> set[str]:
     return found
 
 
-def words_need_parse(names: set[str], consts: set[str], libraries: Iterable[str], source: bytes) -> bool:
-    """Stage 2 over the compiled identifiers and constants."""
+def relevant_words(names: set[str], consts: set[str], libraries: Iterable[str], source: bytes) -> set[str]:
+    """Stage 2 over the compiled identifiers and constants: the words of the findings still possible.
+
+    Empty means none is possible. The words also tell :mod:`stage1kit_audit.pieces` which top-level
+    functions and classes are worth parsing.
+    """
     words = names | consts
     # Resolution starts from an import (a name) or an ``import_module`` literal (a dotted string).
     roots = {w.split(".", 1)[0] for w in names}
     roots.update(c.split(".", 1)[0] for c in consts if _DOTTED.match(c))
-    if words & LOAD_METHODS or words & _TEMPLATE_WORDS or "trust_remote_code" in words:
-        return True
+    out: set[str] = set()
+    if words & LOAD_METHODS:
+        out |= LOAD_METHODS
+    if words & _TEMPLATE_WORDS:
+        out.add("chat_template")
+    if "trust_remote_code" in words:
+        out.add("trust_remote_code")
     if "role" in consts and "content" in consts:
-        return True
-    if any(leaf in words and pkg in roots for pkg, leaf in LOAD_CALLABLES):
-        return True
+        out.add("role")
+    out.update(leaf for pkg, leaf in LOAD_CALLABLES if leaf in words and pkg in roots)
     if "trl" in roots and any(n.endswith("Trainer") for n in names):
-        return True
+        out.add("Trainer")
     if "import_module" in names or "__import__" in names:
-        return True
+        out |= {"import_module", "__import__"}
     if "modules" in names and "sys" in roots:
-        return True
+        out.add("modules")
     builtin_names = names.intersection(_BUILTIN_CALLS)
     if builtin_names:
         if "builtins" not in roots:
             builtin_names &= _builtin_position(source) | {"__import__"}
-        if builtin_names & {"exec", "eval"}:
-            return True
-        if builtin_names and roots & set(libraries):
-            return True
-    return False
+        out |= builtin_names & {"exec", "eval"}
+        if builtin_names - {"exec", "eval"} and roots & set(libraries):
+            out |= builtin_names - {"exec", "eval"}
+    return out
+
+
+def parse_words(source: bytes, libraries: Iterable[str], forced: tuple[bytes, ...] = ()) -> frozenset[str] | None:
+    """None when the file provably has no finding; else the words findings may hang on
+    (``ALL_WORDS`` when unknown). ``forced`` words (retired names) always mean parse."""
+    present = [word.decode() for word in forced if word in source]
+    marked = MARKER in source
+    compiled = compiled_words(source)
+    if compiled is None:
+        return ALL_WORDS  # let libcst report the syntax error (or parse what CPython cannot)
+    if not (marked or present or any(word in source for word in WORDS)):
+        return None
+    words = relevant_words(*compiled, libraries, source) | set(present)
+    if words or marked:
+        return frozenset(words)
+    return None
 
 
 def needs_parse(source: bytes, libraries: Iterable[str], forced: tuple[bytes, ...] = ()) -> bool:
-    """True unless the file provably has no finding. ``forced`` words always mean parse."""
-    if MARKER in source or any(word in source for word in forced):
-        return True
-    compiled = compiled_words(source)
-    if compiled is None:
-        return True  # let libcst report the syntax error (or parse what CPython cannot)
-    if not any(word in source for word in WORDS):
-        return False
-    return words_need_parse(*compiled, libraries, source)
+    """True unless the file provably has no finding."""
+    return parse_words(source, libraries, forced) is not None

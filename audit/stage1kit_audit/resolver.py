@@ -158,6 +158,15 @@ class Resolver:
             if contents:
                 self.scope.bind(target.value + "[]", contents)
 
+    def interesting_names(self, words: Iterable[str]) -> set[str]:
+        """Module-level names bound to something that contains one of ``words``."""
+        words = tuple(words)
+        out = set()
+        for name, values in self.module_scope.bindings.items():
+            if any(word in value for value in values for word in words):
+                out.add(name.removesuffix("[]"))
+        return out
+
     def bind_names(self, names: Iterable[str]) -> None:
         """Bind names to nothing (parameters, function and class names): they shadow outer ones."""
         for name in names:
