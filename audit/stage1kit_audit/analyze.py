@@ -6,6 +6,8 @@ the cheap path.
 
 from __future__ import annotations
 
+import io
+import tokenize
 import warnings
 
 import libcst as cst
@@ -81,7 +83,7 @@ def _check_pieces(
         if raw:
             places = locate(module, chunks[index].text, [(node, chain) for node, _, _, chain, _ in raw])
             offset = chunks[index].line - 1
-            found += [(line + offset, column, r[1], r[2]) for (line, column), r in zip(places, raw)]
+            found += [(line + offset, column, r[1], r[2]) for (line, column), r in zip(places, raw, strict=True)]
     return found
 
 
@@ -90,13 +92,10 @@ def _check_module(module: cst.Module, text: str, config: AuditConfig, loader: bo
     if not raw:
         return []
     places = locate(module, text, [(node, chain) for node, _, _, chain, _ in raw])
-    return [(line, column, r[1], r[2]) for (line, column), r in zip(places, raw)]
+    return [(line, column, r[1], r[2]) for (line, column), r in zip(places, raw, strict=True)]
 
 
 def _decode(source: bytes) -> str:
-    import io
-    import tokenize
-
     encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
     return source.decode(encoding)
 

@@ -7,6 +7,7 @@ processes, and any failure (read-only disk, corrupt file) quietly disables the c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -33,8 +34,17 @@ def cache_key(data: bytes, salt: str) -> str:
     return hashlib.blake2b(data, digest_size=20, key=salt.encode()[:64]).hexdigest()
 
 
+@functools.lru_cache(maxsize=1)
+def tool_fingerprint() -> str:
+    """The version plus a hash of the audit's own source, so a changed rule never reads stale results."""
+    digest = hashlib.blake2b(digest_size=8)
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return f"{__version__}-{digest.hexdigest()}"
+
+
 def settings_salt(config_fingerprint: str, loader: bool, notebook: bool) -> str:
-    return f"{__version__}|{config_fingerprint}|{int(loader)}|{int(notebook)}"
+    return f"{tool_fingerprint()}|{config_fingerprint}|{int(loader)}|{int(notebook)}"
 
 
 class ResultCache:

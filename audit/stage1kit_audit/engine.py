@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from .cache import ResultCache, cache_key, settings_salt
-from .config import AuditConfig, load_config
 from .check import Found, check_bytes
+from .config import AuditConfig, load_config
 from .findings import AuditReport, Finding
 
 Job = tuple[bytes, AuditConfig, bool, bool]
@@ -76,7 +76,7 @@ def _run(jobs: list[Job], workers: int) -> list[Result]:
     with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
         results = list(pool.map(_check, [jobs[i] for i in order], chunksize=4))
     out: list[Result] = [([], False)] * len(jobs)
-    for index, result in zip(order, results):
+    for index, result in zip(order, results, strict=True):
         out[index] = result
     return out
 
@@ -104,7 +104,7 @@ def audit_files(
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     results = _run([(data, config, loader, nb) for _, data, loader, nb, _ in misses], workers)
 
-    fresh = {e[4]: [found, parsed] for e, (found, parsed) in zip(misses, results)}
+    fresh = {e[4]: [found, parsed] for e, (found, parsed) in zip(misses, results, strict=True)}
     if cache:
         cache.put_many(fresh)
         cache.close()

@@ -65,7 +65,7 @@ def split_chunks(text: str) -> list[Chunk]:
     bounds = [0, *[s for s in starts if s > 0], len(text)]
     chunks = []
     line = 1
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in zip(bounds, bounds[1:], strict=False):
         piece = text[start:end]
         chunks.append(Chunk(line, piece, _definition_name(piece) if _BOUNDARY.match(piece) else None))
         line += piece.count("\n")

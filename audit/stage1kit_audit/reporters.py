@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import PurePosixPath
+from urllib.parse import quote
 
 from . import __version__
 from .findings import AuditReport, Finding
@@ -51,6 +53,13 @@ def _rule_descriptors() -> list[dict]:
     return out
 
 
+def _artifact(path: str) -> dict:
+    """A relative path is relative to the checkout (%SRCROOT%); an absolute one becomes a file URI."""
+    if PurePosixPath(path).is_absolute():
+        return {"uri": PurePosixPath(path).as_uri()}
+    return {"uri": quote(path), "uriBaseId": "%SRCROOT%"}
+
+
 def to_sarif_dict(report: AuditReport) -> dict:
     """A SARIF 2.1.0 log with one run; rule ids are the SK codes."""
     rules = _rule_descriptors()
@@ -67,7 +76,7 @@ def to_sarif_dict(report: AuditReport) -> dict:
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                            "artifactLocation": _artifact(f.path),
                             "region": {"startLine": f.line, "startColumn": f.column},
                         }
                     }

@@ -149,7 +149,7 @@ class Resolver:
         """Bind ``target = value``, pairing tuple elements and recording container contents."""
         if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List)):
             if len(target.elements) == len(value.elements):
-                for t, v in zip(target.elements, value.elements):
+                for t, v in zip(target.elements, value.elements, strict=True):
                     self.bind_assign(t.value, v.value)
                 return
         self.bind_target(target, self.resolve(value))

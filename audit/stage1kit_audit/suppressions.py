@@ -61,9 +61,8 @@ def parse_suppressions(text: str, known_codes: set[str]) -> tuple[list[Suppressi
         unknown = [c for c in codes if c not in known_codes]
         if not codes or unknown:
             listed = ", ".join(unknown) or "(none)"
-            problems.append(
-                (line, column, "SK900", f"suppression names unknown rule code {listed}; known: {', '.join(sorted(known_codes))}")
-            )
+            known = ", ".join(sorted(known_codes))
+            problems.append((line, column, "SK900", f"suppression names unknown rule code {listed}; known: {known}"))
             continue
         if not (allow.group("reason") or "").strip():
             problems.append((line, column, "SK900", f"suppression of {', '.join(codes)} gives no reason; {FORM}"))

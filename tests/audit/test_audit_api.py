@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from stage1kit_audit import AuditConfig, audit_modules, audit_paths
 
 PLUGIN = {

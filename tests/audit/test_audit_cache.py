@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from stage1kit_audit import AuditConfig, audit_paths
 from stage1kit_audit.cache import cache_dir
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from stage1kit_audit.cli import audit_command
 from stage1kit_audit.rules import ALL_CODES
 
@@ -71,6 +70,7 @@ def test_sarif_format_has_the_required_2_1_0_structure(project: Path) -> None:
     assert result["message"]["text"]
     (location,) = result["locations"]
     physical = location["physicalLocation"]
+    assert physical["artifactLocation"]["uri"].startswith("file:///")  # outside the working directory
     assert physical["artifactLocation"]["uri"].endswith("bad.py")
     assert physical["region"]["startLine"] == 2 and physical["region"]["startColumn"] == 9
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from stage1kit_audit import AuditConfig, ConfigError, audit_paths, load_config
 
 PYPROJECT = """
@@ -27,7 +26,8 @@ def project(tmp_path: Path) -> Path:
         path = tmp_path / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(LOAD)
-    (tmp_path / "src/demo/run.py").write_text("import subprocess\nsubprocess.run(['python', 'scripts/old_generate.py'])\n")
+    run = "import subprocess\nsubprocess.run(['python', 'scripts/old_generate.py'])\n"
+    (tmp_path / "src/demo/run.py").write_text(run)
     return tmp_path
 
 

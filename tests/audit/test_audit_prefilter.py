@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from stage1kit_audit.check import check_source
 from stage1kit_audit.config import AuditConfig
 from stage1kit_audit.prefilter import needs_parse, retired_words
@@ -36,7 +35,8 @@ TRICKY = [
     "x = 1  # stage1kit: allow[SK100] reason: unused",
     # top-level definitions are skipped piece by piece; aliases and splits inside strings still work
     "from transformers import pipeline as p\n\ndef f():\n    return p('x')\n",
-    "import transformers\nLOADERS = {'a': transformers.pipeline}\n\n@decorator(\n    x=1,\n)\ndef f():\n    return LOADERS['a']('x')\n",
+    "import transformers\nLOADERS = {'a': transformers.pipeline}\n\n"
+    "@decorator(\n    x=1,\n)\ndef f():\n    return LOADERS['a']('x')\n",
     "x = '''\ndef f():\n    pipeline('x')\n'''\nfrom transformers import pipeline\npipeline(x)\n",
     "from transformers import *\n\nclass A:\n    def f(self):\n        return pipeline('x')\n",
     "def f():\n    s = '''\nclass X:\n    y = 1\n'''\n    return AutoModel.from_config(s)\n",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from audit_helpers import audit_source, rules_found
 
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from stage1kit_audit.check import check_source
 from stage1kit_audit.config import AuditConfig
 from stage1kit_audit.rules import RULES
 from stage1kit_audit.rules.retired import RetiredComponent
-
 
 CONFIG = AuditConfig(root=Path("."), retired=RetiredComponent.EXAMPLE_RETIRED)
 

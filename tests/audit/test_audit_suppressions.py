@@ -66,5 +66,7 @@ def test_marker_inside_a_string_is_not_a_suppression(tmp_path: Path) -> None:
 
 
 def test_one_comment_may_name_several_codes(tmp_path: Path) -> None:
-    source = LOAD + "AutoModel.from_config(c, trust_remote_code=True)  # stage1kit: allow[SK100, SK400] reason: fixture\n"
+    source = LOAD + (
+        "AutoModel.from_config(c, trust_remote_code=True)  # stage1kit: allow[SK100, SK400] reason: fixture\n"
+    )
     assert rules_found(audit_source(tmp_path, source)) == []

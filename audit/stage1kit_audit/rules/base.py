@@ -28,7 +28,9 @@ class Rule:
     VALID: ClassVar[list[str]] = []
     INVALID: ClassVar[list[str]] = []
 
-    def __init__(self, resolver: Resolver, config: AuditConfig, record: Callable[[cst.CSTNode, str, str], None]) -> None:
+    def __init__(
+        self, resolver: Resolver, config: AuditConfig, record: Callable[[cst.CSTNode, str, str], None]
+    ) -> None:
         self.resolver = resolver
         self.config = config
         self._record = record

@@ -42,7 +42,8 @@ class ChatTemplateUse(Rule):
     ]
     INVALID = [
         "tokenizer.apply_chat_template(messages, tokenize=False)",
-        "from trl import maybe_apply_chat_template\nds = ds.map(maybe_apply_chat_template, fn_kwargs={'tokenizer': tok})",
+        "from trl import maybe_apply_chat_template\n"
+        "ds = ds.map(maybe_apply_chat_template, fn_kwargs={'tokenizer': tok})",
         "from trl.data_utils import apply_chat_template as act\nact(example, tok)",
         "import trl\ntrl.clone_chat_template(model, tok, 'Qwen/Qwen3-0.6B')",
         "template = tokenizer.default_chat_template",
