@@ -68,12 +68,47 @@ def select_stages(start: str | None, until: str | None) -> list[str]:
 
 
 def stage_config(config: PipelineConfig, stage: str) -> dict[str, Any]:
-    """What a stage's config hash covers: its settings (seed included) and the model."""
-    return {
+    """What a stage's config hash covers: its settings (seed included) and the model.
+
+    The pairs stage also covers the held-out count, which decides what it may train on.
+    """
+    hashed = {
         "stage": stage,
         "settings": dataclasses.asdict(config.stages[stage]),
         "model": dataclasses.asdict(config.model) | {"id": config.model_id},
     }
+    if stage == "pairs":
+        hashed["heldout"] = config.stages["evaluate"].heldout
+    return hashed
+
+
+def write_heldout(run_dir: RunDir, count: int, *, seed: int) -> list[str]:
+    """Set ``count`` judged instructions aside for evaluation, in ``heldout.jsonl``; return their ids.
+
+    The choice is a seeded hash of the instruction ids, so it is the same on every rerun and does
+    not depend on the order records were written in. Each row carries the judged best answer as
+    the held-out SFT target the likelihood evaluator scores.
+    """
+    import hashlib
+
+    from stage1kit.prompting import training_completion, training_prompt
+    from stage1kit.records import read_records, write_records_atomic
+
+    judgements = read_records(run_dir.dataset("judgements"))
+    ranked = sorted(judgements, key=lambda j: hashlib.sha256(f"{seed}:{j['instruction_id']}".encode()).hexdigest())
+    chosen = ranked[: max(0, min(count, len(judgements) // 2))]  # never hold out more than half
+    rows = [
+        {
+            "id": f"heldout_{j['instruction_id']}",
+            "instruction_id": j["instruction_id"],
+            "instruction": j["instruction"],
+            "prompt": training_prompt(j["instruction"]),
+            "completion": training_completion(j["candidates"][j["best_index"]]),
+        }
+        for j in chosen
+    ]
+    write_records_atomic(run_dir.heldout, rows)
+    return [row["instruction_id"] for row in rows]
 
 
 def stage_plugin_modules(config: PipelineConfig, stage: str, registry: Any) -> list[str]:
@@ -249,7 +284,16 @@ class Pipeline:
         if stage == "pairs":
             from stage1kit.stages.pairs import run_pairs_stage
 
-            return run_pairs_stage(self.run_dir, settings, loaded=self.base_model(), audit=audit, **common)
+            heldout = write_heldout(self.run_dir, self.config.stages["evaluate"].heldout, seed=settings.seed)
+            return run_pairs_stage(
+                self.run_dir,
+                settings,
+                loaded=self.base_model(),
+                audit=audit,
+                config=stage_config(self.config, stage),
+                exclude_instruction_ids=heldout,
+                **common,
+            )
         if stage in ("train-sft", "train-dpo"):
             from stage1kit.stages.train import run_train_stage
 

@@ -103,6 +103,7 @@ def init_command(config: Path, model: str | None, force: bool) -> None:
 
     if config.exists() and not force:
         raise click.ClickException(f"{config} exists; pass --force to overwrite it")
+    small = model is None
     if model is None:
         from stage1kit.testing import build_tiny_model
 
@@ -111,7 +112,7 @@ def init_command(config: Path, model: str | None, force: bool) -> None:
             click.echo(f"building the tiny model in {model_dir} ...")
             build_tiny_model(model_dir, seed=0, pretrain_steps=DEMO_PRETRAIN_STEPS)
         model = "tiny-model"
-    write_starter_config(config, model=model)
+    write_starter_config(config, model=model, small=small)
     click.echo(f"wrote {config}; run it with: stage1kit run {config}")
 
 

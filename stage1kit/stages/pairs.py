@@ -10,6 +10,8 @@ written until every judgement has been read and checked, so bad input leaves ear
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import json
 import random
 import time
@@ -351,8 +353,14 @@ def run_pairs_stage(
     registry: "Registry",
     audit: dict[str, Any] | None,
     show_progress: bool = True,
+    config: dict[str, Any] | None = None,
+    exclude_instruction_ids: Collection[str] = (),
 ) -> StageOutcome:
-    """Write ``sft.jsonl`` and ``dpo.jsonl`` with their manifests from ``judgements.jsonl``."""
+    """Write ``sft.jsonl`` and ``dpo.jsonl`` with their manifests from ``judgements.jsonl``.
+
+    ``exclude_instruction_ids`` are held out for evaluation and never become training data;
+    ``config`` is what the manifests hash (the pipeline passes its own view of the stage config).
+    """
     from stage1kit.manifest import is_up_to_date, load_manifest, write_manifest
 
     started = time.perf_counter()
@@ -360,7 +368,9 @@ def run_pairs_stage(
     sft_path, dpo_path = run_dir.dataset("sft"), run_dir.dataset("dpo")
     judgements = read_input(source, JUDGEMENT_FIELDS, "judge")
     check_judgements(source, judgements)
-    config = stage_config("pairs", settings, loaded)
+    excluded = set(exclude_instruction_ids)
+    judgements = [j for j in judgements if j["instruction_id"] not in excluded]
+    config = config if config is not None else stage_config("pairs", settings, loaded)
     if all(is_up_to_date(p, inputs=[source], config=config) for p in (sft_path, dpo_path)):
         verdicts = {verdict_of(load_manifest(run_dir.manifest(k))) for k in ("sft", "dpo")}
         return StageOutcome("pairs", records_in=len(judgements), skipped=True, outputs=[sft_path, dpo_path],
