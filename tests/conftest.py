@@ -18,4 +18,5 @@ def tiny_model_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def templated_model_dir(tmp_path_factory):
     """A tiny checkpoint that ships a chat template, the way chat models do."""
+    # stage1kit: allow[SK200] reason: the fixture ships a template so the loader is tested stripping it
     return build_tiny_model(tmp_path_factory.mktemp("tiny-chat") / "model", seed=0, chat_template=CHATML_TEMPLATE)

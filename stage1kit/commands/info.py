@@ -43,6 +43,7 @@ def _library_status(name: str) -> tuple[bool, str]:
     if importlib_util.find_spec(name) is None:
         return False, "not installed"
     try:
+        # stage1kit: allow[SK300] reason: doctor imports each required library by its fixed name to report whether it works
         __import__(name)
     except Exception as exc:  # report any import failure, e.g. a broken CUDA build
         return False, f"import failed: {type(exc).__name__}: {exc}"

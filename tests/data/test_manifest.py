@@ -21,6 +21,7 @@ from stage1kit.records import write_records_atomic
 from stage1kit.rundir import manifest_path_for
 
 CLEAN = {"clean": True, "findings": 0, "files_checked": 2, "paths": [], "modules": ["stage1kit_negatives"]}
+# stage1kit: allow[SK200] reason: provenance records the template state, it sets nothing
 MODEL = {"model_id": "tiny", "revision": None, "chat_template": {"state": "disabled"}, "bos": {"id": 0}, "eos": {"id": 1}}
 
 
@@ -84,6 +85,7 @@ def test_a_planted_chat_marker_fails_the_verdict(tmp_path, completion):
 
 def test_role_content_structures_anywhere_fail_the_verdict(tmp_path):
     path = tmp_path / "sft.jsonl"
+    # stage1kit: allow[SK200] reason: a planted role/content record the contamination scan must catch
     write_records_atomic(path, [{"id": "c", "prompt": "p", "completion": "c", "meta": {"history": [{"role": "user", "content": "hi"}]}}])
     manifest = write(path)
     assert manifest["verdict"]["status"] == "fail"

@@ -25,6 +25,7 @@ def run(run_dir, registry, loaded, **settings):
 
 
 def critic_calls():
+    # stage1kit: allow[SK300] reason: reads a counter from the test critic module installed as a temporary distribution
     return sys.modules["wordcount_critic"].CALLS
 
 

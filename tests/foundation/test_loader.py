@@ -32,6 +32,7 @@ def test_shipped_template_is_ignored_and_recorded(templated_model_dir):
 def test_apply_chat_template_raises(templated_model_dir):
     tokenizer = CleanModelLoader(templated_model_dir).load_tokenizer()
     with pytest.raises(ChatTemplateDisabledError, match="plain text"):
+        # stage1kit: allow[SK200] reason: asserts that the clean tokenizer refuses to apply a template
         tokenizer.apply_chat_template("hello")
 
 
@@ -51,7 +52,9 @@ def test_chat_marker_as_special_token_fails_loading(tiny_model_dir, tmp_path):
 
 def test_trust_remote_code_is_refused_without_explicit_opt_in(tiny_model_dir):
     with pytest.raises(LoaderError, match="allow_remote_code=True"):
+        # stage1kit: allow[SK400] reason: the loader must refuse remote code without the opt-in
         CleanModelLoader(tiny_model_dir, trust_remote_code=True)
+    # stage1kit: allow[SK400] reason: the loader must accept remote code only with the explicit opt-in
     loader = CleanModelLoader(tiny_model_dir, trust_remote_code=True, allow_remote_code=True)
     assert loader.load().provenance["trust_remote_code"] is True
 
