@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import libcst as cst
 
@@ -37,7 +38,8 @@ _SKIP_BY_TYPE: dict[type, frozenset[str]] = {
 _OPAQUE = (
     cst.Annotation, cst.Import, cst.ImportFrom, cst.Global, cst.Nonlocal, cst.AsName,
     cst.SimpleWhitespace, cst.ParenthesizedWhitespace, cst.TrailingWhitespace, cst.EmptyLine,
-    cst.Newline, cst.Comma,
+    cst.Newline, cst.Comma, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis, cst.Pass, cst.Break,
+    cst.Continue,
 )
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
@@ -46,11 +48,16 @@ def _child_fields(cls: type) -> tuple[str, ...]:
     fields = _FIELDS.get(cls)
     if fields is None:
         skip = _SKIP_FIELDS | _SKIP_BY_TYPE.get(cls, frozenset())
-        fields = tuple(
-            f.name for f in dataclasses.fields(cls) if f.name not in skip and not f.name.startswith("whitespace")
-        )
-        _FIELDS[cls] = fields
+        try:
+            names = [f.name for f in dataclasses.fields(cls)]
+        except TypeError:  # not a node
+            names = []
+        fields = _FIELDS[cls] = tuple(n for n in names if n not in skip and not n.startswith("whitespace"))
     return fields
+
+
+# Field values that are never nodes.
+_SCALARS = frozenset({str, bool, int, float, cst.MaybeSentinel})
 
 
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
@@ -79,7 +86,17 @@ class Checker:
         self.on_subscript = hooks("on_subscript")
         self.on_string = hooks("on_string")
         self.on_import = hooks("on_import")
-        self._special: dict[type, Callable[[cst.CSTNode], None]] = {
+        self._dispatch: dict[type, Callable[[Any], None]] = {opaque: self._opaque for opaque in _OPAQUE}
+        self._dispatch.update({
+            cst.Name: self._name,
+            cst.SimpleString: self._string,
+            cst.Call: self._call,
+            cst.Attribute: self._attribute,
+            cst.Subscript: self._subscript,
+            cst.Dict: self._dict,
+            cst.List: self._sequence,
+            cst.Tuple: self._sequence,
+            cst.Set: self._sequence,
             cst.Import: self._import,
             cst.ImportFrom: self._import_from,
             cst.Assign: self._assign,
@@ -98,7 +115,7 @@ class Checker:
             cst.WithItem: self._with_item,
             cst.ExceptHandler: self._except,
             cst.IndentedBlock: self._block,
-        }
+        })
 
     def record(self, node: cst.CSTNode, code: str, message: str) -> None:
         self.raw.append((node, code, message, tuple(self.statements), self.piece))
@@ -154,48 +171,61 @@ class Checker:
     # -- generic walk ---------------------------------------------------------------------------
 
     def walk(self, node: cst.CSTNode) -> None:
-        tp = type(node)
-        special = self._special.get(tp)
-        if special is not None:
-            special(node)
-            return
-        if tp is cst.Name:
-            for hook in self.on_name:
-                hook(node)
-            return
-        if tp is cst.SimpleString:
-            for hook in self.on_string:
-                hook(node)
-            return
-        if tp is cst.Call:
-            for hook in self.on_call:
-                hook(node)
-        elif tp is cst.Attribute:
-            for hook in self.on_attribute:
-                hook(node, False)
-        elif tp is cst.Subscript:
-            for hook in self.on_subscript:
-                hook(node, False)
-        elif tp is cst.Dict:
-            for hook in self.on_dict:
-                hook(node)
-        elif tp in _SEQUENCES:
-            for hook in self.on_sequence:
-                hook(node)
-        elif isinstance(node, _OPAQUE):
-            return
-        self.children(node)
+        handler = self._dispatch.get(type(node))
+        if handler is None:
+            self.children(node)
+        else:
+            handler(node)
 
     def children(self, node: cst.CSTNode) -> None:
         walk = self.walk
         for name in _child_fields(type(node)):
             value = getattr(node, name)
-            if isinstance(value, cst.CSTNode):
-                walk(value)
-            elif isinstance(value, (tuple, list)):
+            kind = type(value)
+            if kind is tuple or kind is list:
                 for item in value:
-                    if isinstance(item, cst.CSTNode):
-                        walk(item)
+                    walk(item)
+            elif value is not None and kind not in _SCALARS:
+                walk(value)
+
+    # -- events ---------------------------------------------------------------------------------------
+
+    def _name(self, node: cst.Name) -> None:
+        for hook in self.on_name:
+            hook(node)
+
+    def _string(self, node: cst.SimpleString) -> None:
+        for hook in self.on_string:
+            hook(node)
+
+    def _call(self, node: cst.Call) -> None:
+        for hook in self.on_call:
+            hook(node)
+        self.children(node)
+
+    def _attribute(self, node: cst.Attribute) -> None:
+        for hook in self.on_attribute:
+            hook(node, False)
+        self.children(node)
+
+    def _subscript(self, node: cst.Subscript) -> None:
+        for hook in self.on_subscript:
+            hook(node, False)
+        self.children(node)
+
+    def _dict(self, node: cst.Dict) -> None:
+        for hook in self.on_dict:
+            hook(node)
+        self.children(node)
+
+    def _sequence(self, node: cst.List | cst.Tuple | cst.Set) -> None:
+        for hook in self.on_sequence:
+            hook(node)
+        self.children(node)
+
+    @staticmethod
+    def _opaque(node: cst.CSTNode) -> None:
+        """Whitespace, punctuation, annotations: nothing to check. Imports have their own handler."""
 
     # -- targets ----------------------------------------------------------------------------------
 
