@@ -100,7 +100,7 @@ def audit_files(
 
     cache = ResultCache() if use_cache else None
     cached = cache.get_many(e[4] for e in entries) if cache else {}
-    misses = [e for e in entries if e[4] not in cached]
+    misses = list({e[4]: e for e in entries if e[4] not in cached}.values())  # identical files once
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     results = _run([(data, config, loader, nb) for _, data, loader, nb, _ in misses], workers)
 
@@ -109,11 +109,11 @@ def audit_files(
         cache.put_many(fresh)
         cache.close()
 
-    report = AuditReport(files_checked=len(entries), files_cached=len(entries) - len(misses))
+    report = AuditReport(files_checked=len(entries), files_cached=sum(e[4] in cached for e in entries))
     cwd = os.path.abspath(os.getcwd()) + os.sep
     for path, _, _, _, key in entries:
         findings, parsed = fresh[key] if key in fresh else cached[key]
-        report.files_parsed += bool(parsed) and key in fresh
+        report.files_parsed += bool(parsed) and key not in cached
         shown = _display_path(path, cwd)
         report.findings.extend(
             Finding(shown, line, column, rule, message, "error", cell)
