@@ -6,6 +6,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -167,8 +168,13 @@ def audit_modules(
     use_cache: bool = True,
     jobs: int | None = None,
 ) -> AuditReport:
-    """Audit the source files of importable modules/packages (e.g. the plugins a stage will run)."""
+    """Audit the source files of importable modules/packages (e.g. the plugins a stage will run).
+
+    The config's ``exclude`` does not apply: a module the pipeline is about to run is audited even
+    when it lives somewhere excluded (such as a virtual environment inside the project).
+    """
     paths = [p for name in module_names for p in module_files(name)]
     if not paths:
         return AuditReport()
+    config = replace(config or load_config(paths[0]), exclude=())
     return audit_paths(paths, config=config, use_cache=use_cache, jobs=jobs)

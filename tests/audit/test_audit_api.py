@@ -84,3 +84,10 @@ def test_a_file_the_prefilter_clears_never_loads_libcst(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": audit_root, "PATH": ""})
     assert out.stdout.split() == ["True", "False"]
+
+
+def test_audit_modules_ignores_excludes(plugin_on_path: Path) -> None:
+    config = AuditConfig(root=plugin_on_path, exclude=("demo_plugin/**",))
+    assert audit_paths([plugin_on_path / "demo_plugin"], config=config, use_cache=False).files_checked == 0
+    report = audit_modules(["demo_plugin"], config=config, use_cache=False)
+    assert report.files_checked == 3 and not report.clean

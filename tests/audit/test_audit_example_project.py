@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from stage1kit_audit.cli import audit_command
 
 PROJECT = Path(__file__).parent / "examples" / "project"
