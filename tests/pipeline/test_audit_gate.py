@@ -8,7 +8,7 @@ VIOLATION = '''
 from transformers import AutoTokenizer
 
 def load():
-    tokenizer = AutoTokenizer.from_pretrained("some/chat-model")
+    tokenizer = AutoTokenizer.from_pretrained(CHAT_MODEL_DIR)
     return tokenizer.apply_chat_template([{"role": "user", "content": "hi"}])
 '''
 
