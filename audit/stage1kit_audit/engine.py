@@ -44,10 +44,29 @@ def iter_files(paths: Iterable[Path], config: AuditConfig) -> Iterator[Path]:
                 yield file
 
 
+# Folders a walk never enters: version control, caches and build tool state hold no project code.
+SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache",
+                          ".ruff_cache", ".tox", ".nox", "node_modules"})
+
+
+def is_virtualenv(folder: Path) -> bool:
+    """A virtual environment (any name: ``.venv``, ``.venv-ci``, ``env``) holds third-party code.
+
+    Installed libraries such as TRL load models their own way; that is theirs to answer for, so a walk
+    skips every folder with a ``pyvenv.cfg``. Naming such a folder explicitly still audits it.
+    """
+    return (folder / "pyvenv.cfg").is_file()
+
+
 def _walk(folder: Path, config: AuditConfig) -> Iterator[Path]:
     for current, dirs, files in os.walk(folder):
         base = Path(current)
-        dirs[:] = sorted(d for d in dirs if not config.is_excluded_dir(base / d))
+        dirs[:] = sorted(
+            d for d in dirs
+            if d not in SKIPPED_DIRS
+            and not is_virtualenv(base / d)
+            and not config.is_excluded_dir(base / d)
+        )
         for name in sorted(files):
             if name.endswith(SUFFIXES):
                 yield base / name

@@ -36,6 +36,21 @@ def test_exit_codes(project: Path) -> None:
     assert _run(str(project / "missing.py"))[0] == 2
 
 
+def test_walk_skips_virtual_environments_of_any_name(project: Path) -> None:
+    """CI builds ``.venv-ci`` inside the checkout; installed libraries must not fail the project's audit."""
+    (project / "bad.py").unlink()
+    for name in (".venv-ci", "env"):
+        site = project / name / "lib" / "python3.11" / "site-packages" / "trl"
+        site.mkdir(parents=True)
+        (project / name / "pyvenv.cfg").write_text("home = /usr/bin\n")
+        (site / "trainer.py").write_text(BAD)
+    (project / "__pycache__").mkdir()
+    (project / "__pycache__" / "stale.py").write_text(BAD)
+    assert _run(str(project), "--no-cache")[0] == 0
+    # Named explicitly, a virtual environment is still audited.
+    assert _run(str(project / ".venv-ci"), "--no-cache")[0] == 1
+
+
 def test_text_format(project: Path) -> None:
     code, output = _run(str(project / "bad.py"), "--no-cache")
     assert code == 1
