@@ -8,7 +8,7 @@ this module imports torch or transformers.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -143,9 +143,16 @@ class ResponseGenerator(Protocol):
         *,
         k: int,
         seed: int,
+        done: Collection[str] = frozenset(),
         progress: Progress | None = None,
     ) -> GenerationStats:
-        """Write one record per instruction with its k candidates."""
+        """Write one record per instruction with its k candidates.
+
+        ``instructions`` is always the full list; ``done`` holds the ids of instructions an
+        interrupted run already answered, which must not be written again. Seeding batches by their
+        place in the full list (see :mod:`stage1kit.resume`) makes a resumed file equal an
+        uninterrupted one.
+        """
         ...
 
     def describe(self) -> dict[str, Any]: ...

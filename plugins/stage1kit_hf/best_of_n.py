@@ -8,12 +8,13 @@ duplicate candidates are counted (and kept, so ``candidates`` always has k entri
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from stage1kit.loader import LoadedModel
 from stage1kit.protocols import GenerationStats, Progress, RecordSink
+from stage1kit.resume import resume_batches
 from stage1kit.stages.responses import candidate_counts
 from stage1kit_hf import prompts
 from stage1kit_hf.meta import PLUGIN, plugin_version
@@ -69,23 +70,27 @@ class BestOfNGenerator:
         *,
         k: int,
         seed: int,
+        done: Collection[str] = frozenset(),
         progress: Progress | None = None,
     ) -> GenerationStats:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        stats = GenerationStats(target=len(instructions))
+        stats = GenerationStats(target=len(instructions) - sum(r["id"] in done for r in instructions))
         template_sha = prompts.template_sha256(self.settings.prompt_template)
-        # Chunks of a few batches: records are written as each chunk finishes, so a crash loses at
-        # most one chunk; each chunk is seeded from the run seed and its position in the work list.
+        # Chunks of a few batches, cut from the full list and seeded by position: records are written
+        # as each chunk finishes, so a crash loses at most one chunk, and a resumed run redoes that
+        # chunk whole (same seed, same batches) and writes only what is missing.
         chunk = self.settings.batch_size * 4
-        for start in range(0, len(instructions), chunk):
-            part = instructions[start : start + chunk]
+        for batch in resume_batches(instructions, chunk, done, key=lambda r: r["id"]):
+            part, start = batch.items, batch.start
             chunk_seed = seed * 1_000_003 + start
             samples = sample(model, [self.prompt(r["instruction"]) for r in part], self.sampling, num_return_sequences=k, seed=chunk_seed)
             stats.per_round.append(
-                {"chunk": start // chunk, "instructions": len(part), "tokens": sum(c.num_tokens for group in samples for c in group)}
+                {"chunk": start // chunk, "instructions": batch.new_count, "tokens": sum(c.num_tokens for group in samples for c in group)}
             )
-            for record, completions in zip(part, samples):
+            for record, completions, fresh in zip(part, samples, batch.fresh):
+                if not fresh:
+                    continue
                 candidates = [c.text.strip() for c in completions]
                 truncated = [c.hit_limit for c in completions]
                 empty, duplicates = candidate_counts(candidates)

@@ -162,16 +162,23 @@ class SelfInstructGenerator:
         progress: Progress | None = None,
     ) -> GenerationStats:
         s = self.settings
-        stats = GenerationStats(target=target, accepted=len(existing))
-        pool = [r["instruction"] for r in existing]
+        # Resume: rounds before the last one written are complete; the last may have been cut short,
+        # so it is played again from the same state (same seed, same pool) and only the records it
+        # had not yet written are added. The result equals an uninterrupted run's.
+        last_round = max((int(r.get("round", 0)) for r in existing), default=0)
+        complete = [r for r in existing if int(r.get("round", 0)) < last_round or last_round == 0]
+        written = {r["id"] for r in existing if r not in complete}
+        stats = GenerationStats(target=target, accepted=len(complete))
+        pool = [r["instruction"] for r in complete]
         index = NearDuplicateIndex(self.seeds + pool, threshold=s.similarity_threshold)
-        first_round = max((int(r.get("round", 0)) for r in existing), default=0) + 1
+        first_round = max(last_round, 1)
         critic_info = critic.describe()
-        for round_number in range(first_round, first_round + s.max_rounds):
+        for round_number in range(first_round, s.max_rounds + 1):
             if stats.accepted >= target:
                 break
             stats.rounds += 1
-            accepted = self._round(model, critic, sink, stats, index, pool, round_number, seed, target, critic_info, progress)
+            replayed = written if round_number == last_round else frozenset()
+            accepted = self._round(model, critic, sink, stats, index, pool, round_number, seed, target, critic_info, progress, replayed)
             pool.extend(accepted)
         stats.target_reached = stats.accepted >= target
         if not stats.target_reached:
@@ -181,7 +188,7 @@ class SelfInstructGenerator:
             )
         return stats
 
-    def _round(self, model, critic, sink, stats, index, pool, round_number, seed, target, critic_info, progress) -> list[str]:
+    def _round(self, model, critic, sink, stats, index, pool, round_number, seed, target, critic_info, progress, replayed) -> list[str]:
         s = self.settings
         rng = random.Random(f"{seed}:{round_number}")
         built = [self.build_prompt(rng, pool) for _ in range(s.prompts_per_round)]
@@ -211,10 +218,13 @@ class SelfInstructGenerator:
             if stats.accepted >= target:
                 surplus += 1  # passed every filter, but the target is already met
                 continue
-            sink.write(self._record(text, score, round_number, seed, model, critic_info))
+            record = self._record(text, score, round_number, seed, model, critic_info)
             index.add(text)
             accepted.append(text)
             stats.accepted += 1
+            if record["id"] in replayed:
+                continue  # written before the interruption
+            sink.write(record)
             if progress is not None:
                 progress(1)
         stats.generated += generated

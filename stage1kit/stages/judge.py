@@ -2,7 +2,8 @@
 
 Instructions are ranked ``instructions_per_batch`` at a time, and every pair of every instruction in
 that batch goes to the critic in one call, so its forward passes batch across instructions. Resumes
-from ``judgements.jsonl``: responses already judged are skipped.
+from ``judgements.jsonl``: responses already judged are skipped, with batches cut from the full
+response list (:mod:`stage1kit.resume`) so a resumed file equals an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from stage1kit.ranking import RankingConfig, rank_candidates
 from stage1kit.records import RecordWriter, read_records
+from stage1kit.resume import resume_batches
 from stage1kit.rundir import RunDir
 from stage1kit.stages import StageOutcome
 from stage1kit.stages.support import model_provenance, progress_bar, read_input, stage_config, verdict_of
@@ -58,15 +60,15 @@ def run_judge_stage(
     described = critic.describe()
     with RecordWriter(output) as sink:
         done = {r.get("instruction_id") for r in read_records(output)}
-        todo = [r for r in responses if r["instruction_id"] not in done]
-        with progress_bar("judge", len(responses), len(responses) - len(todo), show=show_progress) as advance:
-            step = max(1, settings.instructions_per_batch)
-            for start in range(0, len(todo), step):
-                batch = todo[start : start + step]
-                rankings = rank_candidates(critic, loaded, [(r["instruction"], r["candidates"]) for r in batch], ranking_config)
-                for record, ranking in zip(batch, rankings):
-                    sink.write(judgement_record(record, ranking, described, loaded))
-                advance(len(batch))
+        already = sum(r["instruction_id"] in done for r in responses)
+        step = max(1, settings.instructions_per_batch)
+        with progress_bar("judge", len(responses), already, show=show_progress) as advance:
+            for batch in resume_batches(responses, step, done, key=lambda r: r["instruction_id"]):
+                rankings = rank_candidates(critic, loaded, [(r["instruction"], r["candidates"]) for r in batch.items], ranking_config)
+                for record, ranking, fresh in zip(batch.items, rankings, batch.fresh):
+                    if fresh:
+                        sink.write(judgement_record(record, ranking, described, loaded))
+                advance(batch.new_count)
     records = read_records(output)
     qc = judgement_qc(records)
     manifest = write_manifest(

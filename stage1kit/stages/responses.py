@@ -1,6 +1,7 @@
 """The responses stage: k candidate answers per instruction from a Best-of-N generator.
 
-Resumes from ``responses.jsonl``: instructions that already have a record are skipped. QC counts
+Resumes from ``responses.jsonl``: the generator gets every instruction and the ids already answered,
+and writes only the missing ones (sampled exactly as an uninterrupted run would sample them). QC counts
 candidates that came back empty, duplicated within their record, or cut off at the token limit.
 """
 
@@ -61,9 +62,9 @@ def run_responses_stage(
         )
     with RecordWriter(output) as sink:
         done = {r.get("instruction_id") for r in read_records(output)}
-        todo = [r for r in instructions if r["id"] not in done]
-        with progress_bar("responses", len(instructions), len(instructions) - len(todo), show=show_progress) as advance:
-            generator.generate(loaded, todo, sink, k=settings.k, seed=settings.seed, progress=advance)
+        already = sum(r["id"] in done for r in instructions)
+        with progress_bar("responses", len(instructions), already, show=show_progress) as advance:
+            generator.generate(loaded, instructions, sink, k=settings.k, seed=settings.seed, done=done, progress=advance)
     records = read_records(output)
     qc = response_qc(records, k=settings.k)
     manifest = write_manifest(

@@ -38,15 +38,21 @@ def test_gibberish_is_rejected_and_the_shortfall_reported(random_model, critic, 
     assert "not reached" in stats.notes[0] and stats.rounds == 2
 
 
-def test_resume_continues_without_duplicates(talking_model, critic, registry, sink):
+def _strip(records):
+    return [{k: v for k, v in r.items() if k != "provenance"} for r in records]
+
+
+def test_resume_after_any_interruption_equals_the_uninterrupted_run(talking_model, critic, registry, sink):
+    """Cut the written records anywhere (mid-round included): resuming writes exactly the rest."""
     generator = registry.create("generators", "self-instruct", **FAST_INSTRUCTIONS)
-    generator.generate(talking_model, critic, sink, target=2, seed=0)
-    existing = list(sink.records)
-    sink.records.clear()
-    stats = generator.generate(talking_model, critic, sink, target=4, seed=0, existing=existing)
-    assert stats.accepted == 4 and len(sink.records) == 2
-    assert not {r["id"] for r in existing} & {r["id"] for r in sink.records}
-    assert min(r["round"] for r in sink.records) > max(r["round"] for r in existing)
+    generator.generate(talking_model, critic, sink, target=6, seed=0)
+    reference = list(sink.records)
+    assert len(reference) == 6 and len({r["round"] for r in reference}) > 1
+    for cut in range(1, len(reference)):
+        sink.records.clear()
+        stats = generator.generate(talking_model, critic, sink, target=6, seed=0, existing=reference[:cut])
+        assert _strip(reference[:cut] + sink.records) == _strip(reference), f"resumed after {cut} records"
+        assert stats.accepted == 6 and stats.target_reached
 
 
 def test_a_bad_seed_file_names_the_line(tmp_path, registry):
@@ -76,6 +82,19 @@ def test_best_of_n_is_seeded(talking_model, registry, sink):
     generator.generate(talking_model, INSTRUCTIONS, sink, k=2, seed=7)
     first, second = sink.records[:2], sink.records[2:]
     assert [r["candidates"] for r in first] == [r["candidates"] for r in second]
+
+
+def test_best_of_n_resumed_after_any_record_equals_the_uninterrupted_run(talking_model, registry, sink):
+    many = [{"id": f"ins_{n}", "instruction": f"Name {n} things you can find at sea."} for n in range(7)]
+    generator = registry.create("generators", "best-of-n", **{**FAST_RESPONSES, "batch_size": 1})  # chunks of 4
+    generator.generate(talking_model, many, sink, k=2, seed=3)
+    reference = list(sink.records)
+    for cut in (1, 4, 6):
+        sink.records.clear()
+        done = {r["instruction_id"] for r in reference[:cut]}
+        stats = generator.generate(talking_model, many, sink, k=2, seed=3, done=done)
+        assert _strip(reference[:cut] + sink.records) == _strip(reference), f"resumed after {cut} records"
+        assert stats.accepted == len(many) - cut
 
 
 def test_stop_strings_cut_answers_and_the_token_limit_is_flagged(random_model, talking_model, registry, sink):
