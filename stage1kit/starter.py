@@ -21,8 +21,8 @@ SMALL_RUN: dict[str, dict[str, Any]] = {
     "instructions": {"target": 24},
     "responses": {"k": 4},
     "pairs": {"require_order_agreement": False},
-    "train-sft": {"max_steps": 8},
-    "train-dpo": {"max_steps": 8},
+    "train-sft": {"max_steps": 8, "logging_steps": 1},
+    "train-dpo": {"max_steps": 8, "logging_steps": 1},
     "evaluate": {"heldout": 6, "max_new_tokens": 32},
 }
 

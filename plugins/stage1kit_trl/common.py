@@ -6,6 +6,7 @@ Imported only when a trainer is built (it imports torch), never when plugins are
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
@@ -135,9 +136,15 @@ def final_metrics(trainer: Any, train_output: Any) -> dict[str, Any]:
     return metrics
 
 
-def write_log_history(trainer: Any, output_dir: Path) -> None:
+def write_trainer_state(trainer: Any, output_dir: Path) -> None:
+    """``trainer_state.json`` (loss by step in ``log_history``), as a Trainer checkpoint holds it.
+
+    With checkpointing off the Trainer writes none; the report's training-loss plot reads this one.
+    Written whole or not at all, like every other output.
+    """
     if trainer.accelerator.is_main_process:
-        atomic_write_text(output_dir / "log_history.json", json.dumps(trainer.state.log_history, indent=2))
+        state = json.dumps(dataclasses.asdict(trainer.state), indent=2, sort_keys=True, default=str)
+        atomic_write_text(output_dir / "trainer_state.json", state + "\n")
 
 
 def save_full_model(trainer: Any, model: Any, output_dir: Path) -> None:

@@ -89,5 +89,5 @@ class TrlDPOTrainer:
         else:
             trainer.save_model(str(output_dir))
             adapter = common.is_peft(trained)
-        common.write_log_history(trainer, output_dir)
+        common.write_trainer_state(trainer, output_dir)
         return TrainResult(output_dir=output_dir, metrics=common.final_metrics(trainer, result), adapter=adapter)

@@ -56,6 +56,6 @@ class TrlSFTTrainer:
         check_sft_batch(batch, prompts, trainer.processing_class)
         result = trainer.train()
         trainer.save_model(str(output_dir))
-        common.write_log_history(trainer, output_dir)
+        common.write_trainer_state(trainer, output_dir)
         adapter = common.is_peft(trainer.accelerator.unwrap_model(trainer.model))
         return TrainResult(output_dir=output_dir, metrics=common.final_metrics(trainer, result), adapter=adapter)

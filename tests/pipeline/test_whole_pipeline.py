@@ -27,6 +27,9 @@ def test_whole_pipeline_runs_and_a_rerun_skips_everything(config_path):
     report = json.loads((run / "eval" / "report.json").read_text())
     assert report["heldout"]["instructions"] == 6  # held out by the pipeline, never trained on
     assert set(report["evaluators"]) == {"win-rate", "heldout-likelihood"}
+    # The trainers leave trainer_state.json behind, so the loss curve (logged every step) is plotted.
+    assert [len(report["qc"]["training"][kind]["loss"]) for kind in ("sft", "dpo")] == [8, 8]
+    assert {"funnel", "margins", "negative_mix", "training_loss"} <= set(report["plots"])
     heldout_ids = {r["instruction_id"] for r in read_records(run / "heldout.jsonl")}
     assert heldout_ids.isdisjoint(r["instruction_id"] for r in read_records(run / "sft.jsonl"))
     assert read_records(run / "sft.jsonl") and read_records(run / "dpo.jsonl")
