@@ -42,6 +42,20 @@ class OptionCollisionError(ValueError):
     """Two options cannot be told apart at the first token where they should differ."""
 
 
+class ContextLengthError(ValueError):
+    """A row is longer than the positions the model was built for; its scores would be garbage."""
+
+
+def context_length(loaded: "LoadedModel") -> int | None:
+    """Positions the model was built for (its config's ``max_position_embeddings``); None if unsaid."""
+    config = getattr(loaded.model, "config", None)
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
 @dataclass(frozen=True)
 class ScoringConfig:
     """How rows are batched: at most ``batch_size`` rows and ``max_tokens_per_batch`` padded tokens.
@@ -273,6 +287,14 @@ def score_rows(
     out: list[list[list[float]]] = [[] for _ in rows]
     if not rows:
         return out
+    limit = context_length(loaded)
+    if limit is not None:
+        longest = max(range(len(rows)), key=lambda r: len(rows[r]))
+        if len(rows[longest]) > limit:
+            raise ContextLengthError(
+                f"row {longest} has {len(rows[longest])} tokens but the model handles at most {limit} positions; "
+                "shorten the texts being scored (the logprob critic clips responses to fit on its own)"
+            )
     model = loaded.model
     device = loaded.device
     pad = _pad_id(loaded.tokenizer)

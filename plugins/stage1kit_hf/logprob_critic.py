@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stage1kit.loader import LoadedModel
-from stage1kit.logprobs import ScoringConfig, option_logprobs, option_tokens
+from stage1kit.logprobs import ScoringConfig, context_length, option_logprobs, option_tokens
 from stage1kit.protocols import PairQuery, PairVerdict
 from stage1kit_hf import prompts
 from stage1kit_hf.meta import PLUGIN, plugin_version
@@ -67,6 +67,20 @@ class LogprobCritic:
             response_b=_clip(second.strip(), limit),
         )
 
+    def _fitted_pair_prompt(self, tokenizer: Any, instruction: str, first: str, second: str, limit: int) -> str:
+        """The pair prompt with both responses cut to an equal token share, so it fits the model.
+
+        Scores past the positions a model was trained for are meaningless (or crash, with learned
+        position embeddings), so a long pair is judged on the heads of its answers instead.
+        """
+        text = self.pair_prompt(instruction, first, second)
+        if _token_count(tokenizer, text) + _OPTION_RESERVE <= limit:
+            return text
+        overhead = _token_count(tokenizer, self.pair_prompt(instruction, "", ""))
+        share = max(0, (limit - overhead - _OPTION_RESERVE - 2 * _ELLIPSIS_TOKENS) // 2)
+        heads = [_token_head(tokenizer, response.strip(), share) for response in (first, second)]
+        return self.pair_prompt(instruction, *heads)
+
     def score_instructions(self, model: LoadedModel, instructions: Sequence[str]) -> list[float]:
         """P(yes) normalised over yes/no for each instruction (calibrated unless turned off).
 
@@ -91,9 +105,13 @@ class LogprobCritic:
         if not queries:
             return []
         texts = []
+        limit = context_length(model)
         for q in queries:
-            texts.append(self.pair_prompt(q.instruction, q.response_a, q.response_b))
-            texts.append(self.pair_prompt(q.instruction, q.response_b, q.response_a))
+            for first, second in ((q.response_a, q.response_b), (q.response_b, q.response_a)):
+                text = self.pair_prompt(q.instruction, first, second)
+                if limit is not None and _may_exceed(text, limit):
+                    text = self._fitted_pair_prompt(model.tokenizer, q.instruction, first, second, limit)
+                texts.append(text)
         options = option_tokens(model.tokenizer, list(self.settings.labels), context=_cue(texts[0]))
         rows = option_logprobs(model, texts, options, self.scoring)
         verdicts = []
@@ -115,6 +133,27 @@ class LogprobCritic:
             "options": {"yes_no": list(s.yes_no), "labels": list(s.labels)},
             "calibration_text": s.calibration_text,
         }
+
+
+#: tokens kept free after a prompt for the option being scored (and BOS), and for a clipped answer's " ..."
+_OPTION_RESERVE = 4
+_ELLIPSIS_TOKENS = 4
+
+
+def _may_exceed(text: str, limit: int) -> bool:
+    """Cheap pre-check: byte-level and byte-fallback tokenizers never emit more tokens than bytes."""
+    return len(text.encode("utf-8")) + _OPTION_RESERVE > limit
+
+
+def _token_count(tokenizer: Any, text: str) -> int:
+    return len(tokenizer(text, add_special_tokens=True)["input_ids"])
+
+
+def _token_head(tokenizer: Any, text: str, tokens: int) -> str:
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if len(ids) <= tokens:
+        return text
+    return tokenizer.decode(ids[:tokens], skip_special_tokens=True).rstrip() + " ..."
 
 
 def _cue(prompt: str) -> str:

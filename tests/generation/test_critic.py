@@ -69,3 +69,19 @@ def test_user_templates_are_used_and_checked(random_model, registry):
 
 def test_braces_in_user_text_are_left_alone(critic):
     assert "{response_a}" in critic.pair_prompt("Fill {response_a} in", "a", "b")
+
+
+def test_long_answers_are_clipped_to_fit_the_model(random_model, critic):
+    """A pair too long for the model's 512 positions is judged on equal heads of both answers."""
+    long_a = " ".join(f"alpha{n}" for n in range(400))
+    long_b = " ".join(f"beta{n}" for n in range(400))
+    query = PairQuery("Compare these.", long_a, long_b)
+    [verdict] = critic.compare(random_model, [query])
+    prompt = critic._fitted_pair_prompt(random_model.tokenizer, query.instruction, long_a, long_b, 512)
+    tokens = len(random_model.tokenizer(prompt)["input_ids"])
+    assert 400 < tokens <= 512 - 4
+    assert "alpha0 alpha1" in prompt and "beta0 beta1" in prompt and prompt.count(" ...") == 2
+    # The verdict is the one the clipped prompts give, in both orders.
+    swapped = critic._fitted_pair_prompt(random_model.tokenizer, query.instruction, long_b, long_a, 512)
+    (a1, b1), (b2, a2) = option_logprobs(random_model, [prompt, swapped], [" A", " B"])
+    assert verdict.margin == pytest.approx(((a1 - b1) + (a2 - b2)) / 2, abs=1e-5)

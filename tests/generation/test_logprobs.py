@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from stage1kit.logprobs import (
+    ContextLengthError,
     OptionCollisionError,
     ScoringConfig,
     continuation_logprobs,
@@ -137,3 +138,9 @@ def test_options_are_tokenised_as_they_follow_the_prompt():
     full = tok("Better answer: A", add_special_tokens=False)["input_ids"]
     head = tok("Better answer:", add_special_tokens=False)["input_ids"]
     assert tuple(in_context.shared) + in_context.rest[0] == tuple(full[len(head) :])
+
+
+def test_a_row_longer_than_the_model_is_refused_by_name(random_model):
+    long_prompt = "word " * 600  # the tiny model has 512 positions
+    with pytest.raises(ContextLengthError, match=r"row 1 has \d+ tokens but the model handles at most 512"):
+        continuation_logprobs(random_model, ["short", long_prompt], [" a", " b"])
