@@ -19,7 +19,6 @@ transformers.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from stage1kit.loader import CHAT_MARKERS
+from stage1kit.hashing import file_sha256
+from stage1kit.manifest import qc_value
 from stage1kit.records import RecordError, iter_records
 from stage1kit.rundir import manifest_path_for
 
@@ -116,25 +117,6 @@ class GateReport:
 # --------------------------------------------------------------------------- helpers
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _lookup(qc: Mapping[str, Any], dotted: str) -> Any:
-    """``qc["a"]["b"]`` for ``"a.b"``; a flat key containing dots wins."""
-    if dotted in qc:
-        return qc[dotted]
-    node: Any = qc
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
-
 
 def _verdict(manifest: Mapping[str, Any]) -> tuple[str, list[str]]:
     """(status, reasons) from the manifest's verdict, whichever spelling the schema uses."""
@@ -176,7 +158,7 @@ def _check_manifest(report: GateReport) -> dict[str, Any] | None:
             "build the dataset with its stage (`stage1kit pairs` for sft/dpo), which writes the manifest beside it",
         )
         return None
-    report.manifest_sha256 = _sha256(report.manifest_path)
+    report.manifest_sha256 = file_sha256(report.manifest_path)
     try:
         manifest = load_manifest(report.manifest_path)
     except ManifestError as exc:
@@ -221,7 +203,7 @@ def _check_requirements(report: GateReport, manifest: Mapping[str, Any], require
     unmet = []
     for key, bound in sorted(requirements.items()):
         kind, _, metric = key.partition("_")
-        value = report.records if metric == "records" else _lookup(qc, metric)
+        value = report.records if metric == "records" else qc_value(qc, metric)
         if kind not in ("min", "max") or not metric:
             unmet.append(f"'{key}' is not a min_<metric>/max_<metric> requirement")
         elif not isinstance(value, (int, float)) or isinstance(value, bool):

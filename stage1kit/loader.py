@@ -11,13 +11,14 @@ rejects model loads anywhere else.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from stage1kit.hashing import file_sha256
 
 #: Markers of the common chat formats; none may encode to a special token.
 CHAT_MARKERS = (
@@ -81,13 +82,6 @@ class LoadedModel:
     def model_id(self) -> str:
         return str(self.provenance.get("model_id", ""))
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _library_versions() -> dict[str, str]:
@@ -237,7 +231,7 @@ class CleanModelLoader:
         for name in names:
             path = self._local_file(name)
             if path is not None:
-                hashes[name] = _sha256(path)
+                hashes[name] = file_sha256(path)
         return hashes
 
     def _provenance(self, model: Any, tokenizer: Any, template_sources: list[str]) -> dict[str, Any]:

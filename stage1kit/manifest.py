@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from stage1kit.loader import CHAT_MARKERS
+from stage1kit.hashing import file_sha256
 from stage1kit.records import RecordError, atomic_write_text, iter_records
 from stage1kit.rundir import manifest_path_for
 
@@ -45,13 +46,6 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def _is_own_manifest(path: Path, manifest: Path) -> bool:
     """The manifest of a directory lives inside it; it (and its temp files) is not part of the output."""
@@ -63,7 +57,7 @@ def _directory_files(directory: Path, manifest: Path) -> dict[str, str]:
     directory, manifest = directory.resolve(), manifest.resolve()
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
         if not _is_own_manifest(path, manifest):
-            files[path.relative_to(directory).as_posix()] = _sha256_file(path)
+            files[path.relative_to(directory).as_posix()] = file_sha256(path)
     return files
 
 
@@ -107,7 +101,7 @@ def file_entry(path: str | Path, manifest: Path) -> dict[str, Any]:
     return {
         "path": _relative(path, base),
         "kind": "file",
-        "sha256": _sha256_file(path),
+        "sha256": file_sha256(path),
         "bytes": path.stat().st_size,
         "records": _count_records(path),
     }
@@ -210,7 +204,7 @@ def scan_contamination(paths: Iterable[Path], text_fields: Sequence[str] = ()) -
 # --------------------------------------------------------------------------- verdict
 
 
-def _lookup(qc: Mapping[str, Any], dotted: str) -> Any:
+def qc_value(qc: Mapping[str, Any], dotted: str) -> Any:
     """``qc["a"]["b"]`` for ``"a.b"``; a flat key containing dots wins."""
     if dotted in qc:
         return qc[dotted]
@@ -227,7 +221,7 @@ def threshold_failures(qc: Mapping[str, Any], thresholds: Mapping[str, float]) -
     reasons = []
     for key, bound in sorted(thresholds.items()):
         kind, _, metric = key.partition("_")
-        value = _lookup(qc, metric)
+        value = qc_value(qc, metric)
         if kind not in ("min", "max") or not metric:
             reasons.append(f"threshold '{key}' is not min_<metric> or max_<metric>")
         elif not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -397,7 +391,7 @@ def _entry_problems(entry: Mapping[str, Any], manifest: Path, role: str) -> list
     if not target.is_file():
         return [f"{name}: expected a file, found a directory"]
     problems = []
-    if _sha256_file(target) != entry["sha256"]:
+    if file_sha256(target) != entry["sha256"]:
         problems.append(f"{name}: sha256 differs from the manifest (the file changed after it was recorded)")
     records = _count_records(target)
     if entry["records"] is not None and records != entry["records"]:
