@@ -49,7 +49,7 @@ def main() -> None:
     from stage1kit.loader import CleanModelLoader
     from stage1kit.plugins import get_registry
     from stage1kit.testing import build_tiny_model
-    from stage1kit_hf.sampling import _generated_lengths, left_padded
+    from stage1kit.sampling import _generated_lengths, left_padded
 
     if args.threads:
         torch.set_num_threads(args.threads)

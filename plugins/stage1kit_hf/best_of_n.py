@@ -18,7 +18,7 @@ from stage1kit.resume import resume_batches
 from stage1kit.stages.responses import candidate_counts
 from stage1kit_hf import prompts
 from stage1kit_hf.meta import PLUGIN, plugin_version
-from stage1kit_hf.sampling import SamplingSettings, sample
+from stage1kit.sampling import SamplingSettings, sample
 
 
 @dataclass

@@ -24,7 +24,7 @@ from stage1kit.loader import LoadedModel
 from stage1kit.protocols import Critic, GenerationStats, Progress, RecordSink
 from stage1kit_hf import filters, prompts
 from stage1kit_hf.meta import PLUGIN, plugin_version
-from stage1kit_hf.sampling import SamplingSettings, sample
+from stage1kit.sampling import SamplingSettings, sample
 from stage1kit_hf.similarity import NearDuplicateIndex
 
 _ITEM = re.compile(r"^\s*(\d+)\s*[.)]\s*(.*)$")

@@ -1,4 +1,4 @@
-"""Batched, seeded sampling from a loaded model, shared by both generators.
+"""Batched, seeded sampling from a loaded model: the generators' and the evaluators' one way to generate.
 
 Prompts are sorted by token length and cut into batches (length bucketing keeps left padding
 small); each batch is one ``generate`` call with ``num_return_sequences`` so the samples of one
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch loads when sampling runs, so plugins that import this stay light
+    import torch
 
-from stage1kit.loader import LoadedModel
+    from stage1kit.loader import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -38,13 +39,14 @@ class Completion:
     num_tokens: int
 
 
-def _cut(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+def cut_at_stops(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    """``text`` up to the first stop string, and whether one was found."""
     cut = min((text.find(s) for s in stops if s and s in text), default=-1)
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
 def sample(
-    loaded: LoadedModel,
+    loaded: "LoadedModel",
     prompts: Sequence[str],
     settings: SamplingSettings,
     *,
@@ -52,7 +54,9 @@ def sample(
     seed: int = 0,
 ) -> list[list[Completion]]:
     """``result[i]`` holds ``num_return_sequences`` completions of ``prompts[i]``."""
-    tokenizer, model = loaded.tokenizer, loaded.model
+    import torch
+
+    tokenizer = loaded.tokenizer
     encoded = tokenizer(list(prompts), add_special_tokens=True)["input_ids"]
     order = sorted(range(len(prompts)), key=lambda i: (-len(encoded[i]), i))
     results: list[list[Completion]] = [[] for _ in prompts]
@@ -67,7 +71,7 @@ def sample(
     return results
 
 
-def generation_kwargs(loaded: LoadedModel, settings: SamplingSettings, num_return_sequences: int) -> dict[str, Any]:
+def generation_kwargs(loaded: "LoadedModel", settings: SamplingSettings, num_return_sequences: int) -> dict[str, Any]:
     """Keyword arguments for ``model.generate`` (also used by the benchmark's bare baseline)."""
     tokenizer = loaded.tokenizer
     kwargs: dict[str, Any] = {
@@ -87,8 +91,10 @@ def generation_kwargs(loaded: LoadedModel, settings: SamplingSettings, num_retur
     return kwargs
 
 
-def left_padded(loaded: LoadedModel, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+def left_padded(loaded: "LoadedModel", rows: Sequence[Sequence[int]]) -> tuple["torch.Tensor", "torch.Tensor"]:
     """Left-padded ``input_ids`` and ``attention_mask`` on the model's device."""
+    import torch
+
     width = max(len(r) for r in rows)
     pad = loaded.tokenizer.pad_token_id
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
@@ -100,7 +106,7 @@ def left_padded(loaded: LoadedModel, rows: Sequence[Sequence[int]]) -> tuple[tor
 
 
 def generate_batch(
-    loaded: LoadedModel, rows: Sequence[Sequence[int]], settings: SamplingSettings, num_return_sequences: int
+    loaded: "LoadedModel", rows: Sequence[Sequence[int]], settings: SamplingSettings, num_return_sequences: int
 ) -> list[Completion]:
     """One ``generate`` call; completions in row-major order (prompt, then sample)."""
     tokenizer = loaded.tokenizer
@@ -115,14 +121,16 @@ def generate_batch(
     texts = tokenizer.batch_decode(new, skip_special_tokens=True)
     completions = []
     for text, done, length in zip(texts, ended, lengths):
-        clean, stopped = _cut(text, settings.stop)
+        clean, stopped = cut_at_stops(text, settings.stop)
         hit_limit = not done and not stopped and length >= settings.max_new_tokens
         completions.append(Completion(clean, hit_limit, length))
     return completions
 
 
-def _generated_lengths(new: torch.Tensor, eos: int | None, pad: int | None) -> list[int]:
+def _generated_lengths(new: "torch.Tensor", eos: int | None, pad: int | None) -> list[int]:
     """Tokens each sample produced: up to and including its EOS, and never the padding after it."""
+    import torch
+
     width = new.shape[1]
     if pad is not None and pad != eos:
         return (new != pad).sum(dim=1).tolist()
