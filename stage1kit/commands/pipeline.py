@@ -23,13 +23,22 @@ def _print_summary(outcomes, run_dir: Path, seconds: float) -> None:
         table.add_column(column)
     for o in outcomes:
         notes = "skipped (up to date)" if o.skipped else _notes(o.stats)
-        table.add_row(o.stage, str(o.records_in), str(o.records_out), o.verdict or "-", f"{o.seconds:.1f}s", notes)
+        table.add_row(o.stage, str(o.records_in), _out_column(o), o.verdict or "-", f"{o.seconds:.1f}s", notes)
     console = Console()
     console.print(table)
     console.print(f"total {seconds:.1f}s; outputs in {run_dir}")
     report = run_dir / "eval" / "report.md"
     if report.exists():
         console.print(f"report: {report}")
+
+
+def _out_column(outcome) -> str:
+    """Records written; for stages that write a folder instead (an adapter, the report), the folder."""
+    paths = [Path(p) for p in outcome.outputs]
+    if not paths or any(p.suffix == ".jsonl" for p in paths):
+        return str(outcome.records_out)
+    folders = dict.fromkeys((p if p.is_dir() else p.parent).name + "/" for p in paths)
+    return ", ".join(folders)
 
 
 def _notes(stats: dict) -> str:
