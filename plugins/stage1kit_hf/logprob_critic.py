@@ -67,6 +67,22 @@ class LogprobCritic:
             response_b=_clip(second.strip(), limit),
         )
 
+    def _fit_to_context(self, model: LoadedModel, texts: list[str], orders: list[tuple[str, str, str]]) -> None:
+        """Replace, in place, every pair prompt too long for the model by its fitted version.
+
+        Only prompts whose byte length could exceed the limit are tokenised, in one batched call.
+        """
+        limit = context_length(model)
+        if limit is None:
+            return
+        suspects = [i for i, text in enumerate(texts) if _may_exceed(text, limit)]
+        if not suspects:
+            return
+        lengths = [len(ids) for ids in model.tokenizer([texts[i] for i in suspects], add_special_tokens=True)["input_ids"]]
+        for index, length in zip(suspects, lengths):
+            if length + _OPTION_RESERVE > limit:
+                texts[index] = self._fitted_pair_prompt(model.tokenizer, *orders[index], limit)
+
     def _fitted_pair_prompt(self, tokenizer: Any, instruction: str, first: str, second: str, limit: int) -> str:
         """The pair prompt with both responses cut to an equal token share, so it fits the model.
 
@@ -104,14 +120,12 @@ class LogprobCritic:
         """Both orders of every pair in one batched scoring call; verdicts averaged over the orders."""
         if not queries:
             return []
-        texts = []
-        limit = context_length(model)
+        texts, orders = [], []
         for q in queries:
             for first, second in ((q.response_a, q.response_b), (q.response_b, q.response_a)):
-                text = self.pair_prompt(q.instruction, first, second)
-                if limit is not None and _may_exceed(text, limit):
-                    text = self._fitted_pair_prompt(model.tokenizer, q.instruction, first, second, limit)
-                texts.append(text)
+                texts.append(self.pair_prompt(q.instruction, first, second))
+                orders.append((q.instruction, first, second))
+        self._fit_to_context(model, texts, orders)
         options = option_tokens(model.tokenizer, list(self.settings.labels), context=_cue(texts[0]))
         rows = option_logprobs(model, texts, options, self.scoring)
         verdicts = []
