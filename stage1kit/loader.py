@@ -252,6 +252,8 @@ class CleanModelLoader:
             "trust_remote_code": self.trust_remote_code,
             "config_sha256": self._file_hashes(CONFIG_FILES),
             "tokenizer_sha256": self._file_hashes(TOKENIZER_FILES),
+            # the templates are stripped, but which ones sat beside the model is part of its identity
+            "chat_template_sha256": self._file_hashes(TEMPLATE_FILES),
             "libraries": _library_versions(),
         }
 

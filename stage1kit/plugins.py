@@ -154,6 +154,11 @@ def _describe(ep: EntryPoint) -> PluginInfo:
     )
 
 
+def _plugin_key(info: PluginInfo) -> str:
+    """pluggy's name for a plugin: entry-point names are only unique within one distribution."""
+    return f"{info.distribution}:{info.name}"
+
+
 def new_plugin_manager() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
     pm.add_hookspecs(hookspecs)
@@ -173,7 +178,7 @@ def _load_entry_points(pm: pluggy.PluginManager, strict: bool) -> list[PluginInf
         seen.add((info.distribution, ep.name))
         infos.append(info)
         try:
-            pm.register(ep.load(), name=ep.name)
+            pm.register(ep.load(), name=_plugin_key(info))
         except Exception as exc:  # a broken plugin is reported, never fatal unless strict
             info.error = f"{type(exc).__name__}: {exc}"
             if strict:
@@ -185,11 +190,11 @@ def _load_entry_points(pm: pluggy.PluginManager, strict: bool) -> list[PluginInf
 
 
 def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo], strict: bool) -> dict[str, dict[str, Registration]]:
-    by_name = {info.name: info for info in infos}
+    by_key = {_plugin_key(info): info for info in infos}
     registrations: dict[str, dict[str, Registration]] = {kind: {} for kind in KINDS}
     for kind, hook_name in KIND_HOOKS.items():
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
-            info = by_name.get(impl.plugin_name) or PluginInfo(impl.plugin_name, impl.plugin_name, "unregistered", "")
+            info = by_key.get(impl.plugin_name) or PluginInfo(impl.plugin_name, impl.plugin_name, "unregistered", "")
 
             def register(name: str, factory: Callable[..., Any], *, _kind=kind, _info=info) -> None:
                 existing = registrations[_kind].get(name)

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 _COMMENT = re.compile(r"#\s*stage1kit:\s*(?P<body>.*)$")
 _ALLOW = re.compile(r"allow\[(?P<codes>[^\]]*)\]\s*(?:reason:\s*(?P<reason>.*))?$")
-FORM = "write `# stage1kit: allow[SK200] reason: <why this is safe>`"
+def _form(codes: tuple[str, ...] | list[str] = ("SK200",)) -> str:
+    return f"write `# stage1kit: allow[{', '.join(codes) or 'SK200'}] reason: <why this is safe>`"
+
 
 # (line, column, rule, message)
 Raw = tuple[int, int, str, str]
@@ -55,7 +57,7 @@ def parse_suppressions(text: str, known_codes: set[str]) -> tuple[list[Suppressi
             continue
         allow = _ALLOW.match(match.group("body").strip())
         if allow is None:
-            problems.append((line, column, "SK900", f"malformed suppression; {FORM}"))
+            problems.append((line, column, "SK900", f"malformed suppression; {_form()}"))
             continue
         codes = tuple(c.strip() for c in allow.group("codes").split(",") if c.strip())
         unknown = [c for c in codes if c not in known_codes]
@@ -65,7 +67,7 @@ def parse_suppressions(text: str, known_codes: set[str]) -> tuple[list[Suppressi
             problems.append((line, column, "SK900", f"suppression names unknown rule code {listed}; known: {known}"))
             continue
         if not (allow.group("reason") or "").strip():
-            problems.append((line, column, "SK900", f"suppression of {', '.join(codes)} gives no reason; {FORM}"))
+            problems.append((line, column, "SK900", f"suppression of {', '.join(codes)} gives no reason; {_form(codes)}"))
             continue
         suppressions.append(Suppression(line, column, codes, line + 1 if alone else line))
     return suppressions, problems

@@ -6,10 +6,12 @@ import sys
 
 PROBE = """
 import sys
-from click.testing import CliRunner
-from stage1kit.cli import cli
-result = CliRunner().invoke(cli, {args!r})
-assert result.exit_code == 0, result.output
+from stage1kit.cli import main
+sys.argv = ["stage1kit", *{args!r}]
+try:
+    main()  # the console script itself: plugins loaded, their register_commands hooks run
+except SystemExit as exit:
+    assert not exit.code, exit.code
 heavy = [m for m in ("torch", "transformers", "trl", "peft") if m in sys.modules]
 print("HEAVY=" + ",".join(heavy))
 """
@@ -37,3 +39,8 @@ def test_plugins_json_lists_builtin_plugins():
     result = subprocess.run([sys.executable, "-m", "stage1kit.cli", "plugins", "--json"], capture_output=True, text=True)
     names = {p["name"] for p in json.loads(result.stdout)}
     assert "hf-critic" in names and "trl-trainers" in names
+
+
+def test_audit_imports_no_torch(tmp_path):
+    (tmp_path / "clean.py").write_text("x = 1\n")
+    assert _heavy_modules_after(["audit", str(tmp_path / "clean.py"), "--no-cache"]) == ""

@@ -80,6 +80,21 @@ def test_duplicate_names_name_both_distributions(tmp_path, monkeypatch, only):
     assert "echo-plugin" in str(raised.value) and "echo-clone" in str(raised.value)
 
 
+def test_same_entry_point_name_in_two_distributions_loads_both(tmp_path, monkeypatch, only):
+    """Entry-point names are per distribution: a third party's ``evaluators`` must not evict ours."""
+    other = GOOD.replace('"echo"', '"echo-two"')
+    make_plugin_distribution(tmp_path, "echo-plugin", {"echo_plugin.py": GOOD}, {"evaluators": "echo_plugin"})
+    make_plugin_distribution(tmp_path, "echo-two", {"echo_two.py": other}, {"evaluators": "echo_two"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    only("echo-plugin", "echo-two")
+    registry = load_registry(strict=True)
+    assert registry.names("negative_miners") == ["echo", "echo-two"]
+    assert {p.distribution: p.registered for p in registry.plugins} == {
+        "echo-plugin": {"negative_miners": ["echo"]},
+        "echo-two": {"negative_miners": ["echo-two"]},
+    }
+
+
 def test_unknown_name_lists_what_is_available(tmp_path, monkeypatch, only):
     make_plugin_distribution(tmp_path, "echo-plugin", {"echo_plugin.py": GOOD}, {"echo": "echo_plugin"})
     monkeypatch.syspath_prepend(str(tmp_path))
