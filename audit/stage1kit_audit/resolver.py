@@ -64,6 +64,11 @@ def is_string(node: cst.BaseExpression | None) -> bool:
     return isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString))
 
 
+#: What a name bound to a literal resolves to: ``NAME = "gpt2"`` or ``TRC = True`` at any scope.
+STRING_LITERAL = "<str>"
+TRUE_LITERAL = "<True>"
+
+
 class Resolver:
     """Binds names as the walk meets them and resolves expressions to dotted names."""
 
@@ -201,8 +206,15 @@ class Resolver:
         return frozenset(guesses)
 
     def resolve(self, node: cst.BaseExpression) -> frozenset[str]:
-        """The dotted names ``node`` may evaluate to; empty when unknown."""
+        """The dotted names ``node`` may evaluate to; empty when unknown.
+
+        String literals and ``True`` resolve to markers, so a name bound to one can be followed.
+        """
+        if is_string(node):
+            return frozenset({STRING_LITERAL})
         if isinstance(node, cst.Name):
+            if node.value == "True":
+                return frozenset({TRUE_LITERAL})
             return self.resolve_name(node.value)
         if isinstance(node, cst.Attribute):
             attr = node.attr.value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ..resolver import dotted, is_string, leaf, root
+from ..resolver import STRING_LITERAL, dotted, is_string, leaf, root
 from ..vocabulary import LOAD_CALLABLES, LOAD_METHODS
 from .base import Rule, keyword_args, positional_args
 
@@ -53,6 +53,7 @@ class ModelLoadOutsideLoader(Rule):
         "from safetensors.torch import load_file\nweights = load_file('model.safetensors')",
         "from huggingface_hub import hf_hub_download\nhf_hub_download('gpt2', 'config.json')",
         "from trl import SFTTrainer\nSFTTrainer(model='gpt2', train_dataset=ds)",
+        "from trl import DPOTrainer\nBASE = 'gpt2'\nDPOTrainer(model=BASE, train_dataset=ds)",
         "import importlib\ntf = importlib.import_module('transformers')\ntf.pipeline('text-generation')",
     ]
 
@@ -82,10 +83,10 @@ class ModelLoadOutsideLoader(Rule):
                 )
                 return
 
-    @staticmethod
-    def _model_is_a_name(node: cst.Call) -> bool:
+    def _model_is_a_name(self, node: cst.Call) -> bool:
+        """``model=`` is a string literal, or a name bound to one (``NAME = "gpt2"``)."""
         model = keyword_args(node).get("model")
         if model is None:
             positional = positional_args(node)
             model = positional[0] if positional else None
-        return model is not None and is_string(model.value)
+        return model is not None and (is_string(model.value) or STRING_LITERAL in self.resolver.resolve(model.value))
