@@ -69,15 +69,18 @@ class PairFilter:
 # --------------------------------------------------------------------------- SFT
 
 
-def sft_reject_reason(text: str, score: float, truncated: bool, min_score: float) -> str | None:
-    """None when the best candidate is good enough to train on, else why not."""
+def sft_reject_reason(text: str, truncated: bool) -> str | None:
+    """None when the best candidate can be trained on at all (the quality bar comes after), else why not."""
     if not text.strip():
         return EMPTY
     if truncated:
         return BEST_TRUNCATED
-    if score < min_score:
-        return BELOW_QUALITY_BAR
     return None
+
+
+def below_quality_bar(quality: float, min_quality: float) -> bool:
+    """``quality``: the critic's probability that the best answer beats a content-free reference."""
+    return quality < min_quality
 
 
 # --------------------------------------------------------------------------- strategies

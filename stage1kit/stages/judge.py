@@ -111,6 +111,7 @@ def judgement_record(response: dict[str, Any], ranking: Any, critic: dict[str, A
             "prompt_template_sha256": critic.get("prompt_template_sha256"),
             "response_id": response["id"],
             "seed": (response.get("provenance") or {}).get("seed"),
+            "round": (response.get("provenance") or {}).get("round"),
             **model_provenance(loaded),
         },
     }

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from stage1kit import pairs as selection
 from stage1kit.prompting import training_completion, training_prompt
-from stage1kit.protocols import MiningTask, Negative, PairQuery
+from stage1kit.protocols import MiningTask, Negative, PairQuery, PairVerdict
 from stage1kit.records import write_records_atomic
 from stage1kit.rundir import RunDir
 from stage1kit.stages import StageOutcome
@@ -59,7 +59,13 @@ class PairsSettings:
     max_negatives_per_type: int = field(default=1, metadata=_help("mined negatives of one type kept per instruction, at most"))
     min_margin: float = field(default=0.0, metadata=_help("drop pairs whose chosen-over-rejected log-odds margin is below this"))
     require_order_agreement: bool = field(default=True, metadata=_help("drop pairs whose verdict flips with presentation order"))
-    min_sft_score: float = field(default=0.5, metadata=_help("quality bar: the best candidate's score (mean preference probability)"))
+    min_sft_score: float = field(
+        default=0.5,
+        metadata=_help("quality bar: the critic's probability (both orders) that the best answer beats sft_reference_answer"),
+    )
+    sft_reference_answer: str = field(
+        default="I don't know.", metadata=_help("content-free answer every SFT answer must beat (an absolute bar: ranking scores are relative)")
+    )
     pool_size: int = field(default=16, metadata=_help("other instructions' best answers offered to each miner"))
     seed: int = field(default=0, metadata=_help("seed of the miners and of the mix cap"))
     sft_thresholds: dict[str, float] = field(default_factory=lambda: {"min_records": 1}, metadata=_help("QC thresholds of the SFT manifest verdict"))
@@ -96,7 +102,8 @@ class Candidate:
 class Plan:
     """What the stage will write, and what it dropped on the way, by reason."""
 
-    sft: list[dict[str, Any]] = field(default_factory=list)
+    sft_candidates: list[dict[str, Any]] = field(default_factory=list)
+    sft: list[tuple[dict[str, Any], PairVerdict]] = field(default_factory=list)
     sft_dropped: Counter = field(default_factory=Counter)
     candidates: list[Candidate] = field(default_factory=list)
     dpo_dropped: Counter = field(default_factory=Counter)
@@ -126,16 +133,31 @@ def _is_truncated(record: dict[str, Any], index: int) -> bool:
     return bool(flags[index]) if index < len(flags) else False
 
 
-def _plan_sft(plan: Plan, record: dict[str, Any], settings: PairsSettings, dedupe: selection.Deduplicator) -> None:
+def _plan_sft(plan: Plan, record: dict[str, Any]) -> None:
     best = record["best_index"]
-    text = record["candidates"][best]
-    reason = selection.sft_reject_reason(text, float(record["scores"][best]), _is_truncated(record, best), settings.min_sft_score)
-    if reason is None and not dedupe.is_new(record["instruction"], text):
-        reason = selection.DUPLICATE
+    reason = selection.sft_reject_reason(record["candidates"][best], _is_truncated(record, best))
     if reason:
         plan.sft_dropped[reason] += 1
     else:
-        plan.sft.append(record)
+        plan.sft_candidates.append(record)
+
+
+def select_sft(plan: Plan, verdicts: list[PairVerdict], settings: PairsSettings) -> None:
+    """Keep the SFT candidates that clear the quality bar, then drop duplicates, in input order.
+
+    A judgement's scores only rank its candidates against each other (the best always scores at
+    least 0.5), so the bar is absolute: the critic must prefer the best answer over a content-free
+    reference answer.
+    """
+    dedupe = selection.Deduplicator()
+    for record, verdict in zip(plan.sft_candidates, verdicts):
+        text = record["candidates"][record["best_index"]]
+        if selection.below_quality_bar(verdict.prob_a, settings.min_sft_score):
+            plan.sft_dropped[selection.BELOW_QUALITY_BAR] += 1
+        elif not dedupe.is_new(record["instruction"], text):
+            plan.sft_dropped[selection.DUPLICATE] += 1
+        else:
+            plan.sft.append((record, verdict))
 
 
 def _plan_strategy(record: dict[str, Any], settings: PairsSettings) -> list[Candidate]:
@@ -188,13 +210,13 @@ def build_plan(
 ) -> Plan:
     """SFT choices and every DPO candidate pair (deduplicated), before the critic sees them."""
     plan = Plan()
-    sft_dedupe, pair_dedupe = selection.Deduplicator(), selection.Deduplicator()
+    pair_dedupe = selection.Deduplicator()
     pool = [j["candidates"][j["best_index"]] for j in judgements]
     for record in judgements:
-        _plan_sft(plan, record, settings, sft_dedupe)
+        _plan_sft(plan, record)
         best = record["best_index"]
         chosen = record["candidates"][best]
-        reason = selection.sft_reject_reason(chosen, 1.0, _is_truncated(record, best), 0.0)
+        reason = selection.sft_reject_reason(chosen, _is_truncated(record, best))
         if reason:  # an empty or cut-off best answer is no "chosen" either
             plan.dpo_dropped[reason] += 1
             advance(1)
@@ -211,19 +233,24 @@ def build_plan(
     return plan
 
 
-def ask_critic(critic: Any, loaded: Any, candidates: list[Candidate]) -> int:
-    """Fill in every missing preference with ONE batched ``compare`` call; return how many were asked."""
-    missing = [c for c in candidates if c.preference is None]
-    if not missing:
-        return 0
+def ask_critic(critic: Any, loaded: Any, plan: Plan, reference_answer: str) -> tuple[int, list[PairVerdict]]:
+    """ONE batched ``compare`` call for the stage: every DPO candidate still without a preference,
+    and every SFT candidate's best answer against the reference answer.
+
+    Returns how many DPO pairs were asked and the SFT candidates' verdicts, in order.
+    """
+    missing = [c for c in plan.candidates if c.preference is None]
     queries = [PairQuery(c.judgement["instruction"], c.judgement["candidates"][c.judgement["best_index"]], c.rejected) for c in missing]
+    queries += [PairQuery(r["instruction"], r["candidates"][r["best_index"]], reference_answer) for r in plan.sft_candidates]
+    if not queries:
+        return 0, []
     verdicts = critic.compare(loaded, queries)
     if len(verdicts) != len(queries):
         raise PairsStageError(f"critic returned {len(verdicts)} verdicts for {len(queries)} pairs; it must answer each pair once")
     for candidate, verdict in zip(missing, verdicts):
         candidate.preference = selection.Preference(verdict.margin, verdict.prob_a, verdict.confidence, verdict.orders_agree)
         candidate.preference_from = "critic"
-    return len(queries)
+    return len(missing), list(verdicts[len(missing) :])
 
 
 # --------------------------------------------------------------------------- records
@@ -242,7 +269,7 @@ def _provenance(record: dict[str, Any], settings: PairsSettings, loaded: Any, pl
     }
 
 
-def sft_record(record: dict[str, Any], settings: PairsSettings, loaded: Any) -> dict[str, Any]:
+def sft_record(record: dict[str, Any], verdict: PairVerdict, settings: PairsSettings, loaded: Any) -> dict[str, Any]:
     best = record["best_index"]
     return {
         "id": f"sft_{record['instruction_id']}",
@@ -250,6 +277,8 @@ def sft_record(record: dict[str, Any], settings: PairsSettings, loaded: Any) -> 
         "completion": training_completion(record["candidates"][best]),
         "instruction_id": record["instruction_id"],
         "score": float(record["scores"][best]),
+        "quality": float(verdict.prob_a),
+        "quality_margin": float(verdict.margin),
         "provenance": _provenance(record, settings, loaded, "pairs", _version()),
     }
 
@@ -298,6 +327,7 @@ def sft_qc(plan: Plan, judgements: list[dict[str, Any]], records: list[dict[str,
         "acceptance_rate": len(records) / len(judgements) if judgements else 0.0,
         "dropped": dict(sorted(plan.sft_dropped.items())),
         "score": selection.distribution([r["score"] for r in records]),
+        "quality": selection.distribution([r["quality"] for r in records]),
     }
 
 
@@ -381,7 +411,8 @@ def run_pairs_stage(
     described = critic.describe()
     with progress_bar("pairs", len(judgements), show=show_progress) as advance:
         plan = build_plan(judgements, settings, miners, loaded, advance)
-    queries = ask_critic(critic, loaded, plan.candidates)
+    queries, sft_verdicts = ask_critic(critic, loaded, plan, settings.sft_reference_answer)
+    select_sft(plan, sft_verdicts, settings)
 
     pair_filter = selection.PairFilter(settings.min_margin, settings.require_order_agreement)
     filtered: Counter = Counter()
@@ -393,7 +424,7 @@ def run_pairs_stage(
             filtered[reason] += 1
         else:
             dpo_records.append(dpo_record(candidate, len(dpo_records), settings, loaded, str(described.get("name", settings.critic))))
-    sft_records = [sft_record(r, settings, loaded) for r in plan.sft]
+    sft_records = [sft_record(r, verdict, settings, loaded) for r, verdict in plan.sft]
 
     plugins = {"critic": described} | {
         registration.name: {"distribution": registration.plugin.distribution, "version": registration.plugin.version}

@@ -75,10 +75,9 @@ def test_order_disagreement_can_be_allowed():
 
 
 def test_sft_quality_bar():
-    assert sft_reject_reason("Good answer.", 0.8, False, 0.5) is None
-    assert sft_reject_reason("Weak answer.", 0.4, False, 0.5) == "below-quality-bar"
-    assert sft_reject_reason("Cut off answ", 0.9, True, 0.5) == "best-truncated"
-    assert sft_reject_reason("  ", 0.9, False, 0.5) == "empty"
+    assert sft_reject_reason("Good answer.", False) is None
+    assert sft_reject_reason("Cut off answ", True) == "best-truncated"
+    assert sft_reject_reason("  ", False) == "empty"
 
 
 def test_mix_cap_limits_per_type_and_per_instruction_deterministically():

@@ -35,10 +35,14 @@ def test_pairs_stage_writes_sft_and_dpo_with_passing_manifests(tmp_path, registr
     outcome = run(run_dir, registry, loaded)
     assert outcome.verdict == "pass"
     sft, dpo = read_records(run_dir.dataset("sft")), read_records(run_dir.dataset("dpo"))
-    assert len(sft) == len(TOPICS)
+    # The quality bar is absolute: the word-count critic prefers the reference "I don't know." (three
+    # words) to the one-word "HELLO", so that instruction gets no SFT record.
+    assert [r["instruction_id"] for r in sft] == [f"ins{i}" for i in range(len(TOPICS)) if i != 4]
+    assert outcome.stats["sft"]["dropped"] == {"below-quality-bar": 1}
+    assert all(r["quality"] > 0.5 and r["quality_margin"] > 0 for r in sft)
     assert sft[0]["prompt"] == training_prompt(TOPICS[0][0]) and sft[0]["completion"] == " " + TOPICS[0][1][0]
     # pivot judgements hold no best-vs-other comparison: strategy pairs and negatives go to the critic together
-    assert len(critic_calls()) == 1 and critic_calls()[0] == outcome.stats["dpo"]["critic_queries"] > 0
+    assert len(critic_calls()) == 1 and critic_calls()[0] == outcome.stats["dpo"]["critic_queries"] + len(TOPICS)
     sources = {r["source"] for r in dpo}
     assert sources == {"strategy", "negative"}
     for record in dpo:
@@ -72,7 +76,8 @@ def test_recorded_comparisons_are_reused_and_margins_filter(tmp_path, registry, 
     run_dir = judged_run(tmp_path / "run")  # full round-robin: every strategy pair is already judged
     critic_calls().clear()
     qc = run(run_dir, registry, loaded, miners=[], strategy="all", min_margin=2.0).stats["dpo"]
-    assert critic_calls() == [] and qc["critic_queries"] == 0
+    # one call, holding only the SFT quality-bar checks (one per instruction): no DPO pair was re-asked
+    assert critic_calls() == [len(TOPICS)] and qc["critic_queries"] == 0
     dpo = read_records(run_dir.dataset("dpo"))
     assert {r["strategy"] for r in dpo} == {"all"} and all(r["margin"] >= 2.0 for r in dpo)
     assert all(r["provenance"]["preference_from"] == "judgement" for r in dpo)
@@ -96,7 +101,7 @@ def test_quality_bar_truncation_and_duplicates(tmp_path, registry, loaded):
     from tests.data.crafted import judgement
 
     run_dir = judged_run(tmp_path / "run")
-    records = [judgement(0), judgement(0) | {"id": "dup", "instruction_id": "dup"}, judgement(1, truncated_best=True), judgement(2, score_scale=0.5)]
+    records = [judgement(0), judgement(0) | {"id": "dup", "instruction_id": "dup"}, judgement(1, truncated_best=True), judgement(4)]
     write_records_atomic(run_dir.dataset("judgements"), records)
     outcome = run(run_dir, registry, loaded, miners=["truncated"], sft_thresholds={"min_acceptance_rate": 0.5})
     sft_qc, dpo_qc = outcome.stats["sft"], outcome.stats["dpo"]

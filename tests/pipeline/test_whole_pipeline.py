@@ -33,6 +33,8 @@ def test_whole_pipeline_runs_and_a_rerun_skips_everything(config_path):
     heldout_ids = {r["instruction_id"] for r in read_records(run / "heldout.jsonl")}
     assert heldout_ids.isdisjoint(r["instruction_id"] for r in read_records(run / "sft.jsonl"))
     assert read_records(run / "sft.jsonl") and read_records(run / "dpo.jsonl")
+    # provenance carries the instruction's generation round all the way to the training records
+    assert all(isinstance(r["provenance"]["round"], int) for name in ("sft", "dpo") for r in read_records(run / f"{name}.jsonl"))
 
     again = CliRunner().invoke(cli, ["run", str(config_path), "--quiet", "--until", "train-dpo"])
     assert again.exit_code == 0, again.output
