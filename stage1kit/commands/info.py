@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from importlib import util as importlib_util
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import click
 
@@ -70,6 +71,22 @@ def doctor_problems(registry) -> tuple[list[str], list[str]]:
     return problems, facts
 
 
+def audit_status(config: Any, registry: Any) -> tuple[str, str | None]:
+    """Run the audit gate the pipeline runs before its stages, over the user code and every plugin
+    package any stage will run; (fact, None) when clean, else (fact, the findings)."""
+    from stage1kit.audit_gate import AuditGateError, run_audit_gate
+    from stage1kit.config import STAGE_ORDER
+    from stage1kit.pipeline import stage_plugin_modules
+
+    modules = sorted({m for stage in STAGE_ORDER for m in stage_plugin_modules(config, stage, registry)})
+    try:
+        summary = run_audit_gate("doctor", user_paths=config.user_code, modules=modules)
+    except AuditGateError as exc:
+        return "", str(exc).replace("audit gate before stage 'doctor'", "audit of the code the pipeline will run", 1)
+    where = f"user code {', '.join(summary['paths'])} and " if summary["paths"] else ""
+    return f"audit: clean ({where}{len(modules)} plugin package(s), {summary['files_checked']} file(s))", None
+
+
 @click.command("doctor")
 @click.argument("config", required=False, type=click.Path(dir_okay=False))
 def doctor_command(config: str | None) -> None:
@@ -83,9 +100,14 @@ def doctor_command(config: str | None) -> None:
         from stage1kit.config import ConfigError, config_problems, load_config
 
         try:
-            problems += config_problems(load_config(config), registry)
+            loaded_config = load_config(config)
+            config_issues = config_problems(loaded_config, registry)
         except ConfigError as exc:
-            problems.append(str(exc))
+            config_issues, loaded_config = [str(exc)], None
+        problems += config_issues
+        if loaded_config is not None and not config_issues:
+            audit_fact, audit_issue = audit_status(loaded_config, registry)
+            (facts if audit_issue is None else problems).append(audit_fact if audit_issue is None else audit_issue)
     for fact in facts:
         click.echo(f"  ok  {fact}")
     for problem in problems:

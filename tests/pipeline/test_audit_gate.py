@@ -26,3 +26,18 @@ def test_planted_violation_stops_the_run_before_any_model_loads(config_path, mon
     assert "prep.py:5" in result.output and "SK100" in result.output and "SK200" in result.output
     assert loads == []
     assert not (config_path.parent / "run" / "instructions.jsonl").exists()
+
+
+def test_doctor_runs_the_audit_the_pipeline_will_run(config_path, edit):
+    clean = CliRunner().invoke(cli, ["doctor", str(config_path)])
+    assert clean.exit_code == 0, clean.output
+    assert "audit: clean" in clean.output and "plugin package(s)" in clean.output
+
+    user_code = config_path.parent / "my_code"
+    user_code.mkdir()
+    (user_code / "prep.py").write_text(VIOLATION)
+    edit(config_path, "user_code = []", 'user_code = ["my_code"]')
+    planted = CliRunner().invoke(cli, ["doctor", str(config_path)])
+    assert planted.exit_code == 1
+    assert "audit of the code the pipeline will run" in planted.output
+    assert "prep.py:5" in planted.output and "SK100" in planted.output and "SK200" in planted.output
