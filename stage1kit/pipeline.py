@@ -190,6 +190,10 @@ class Pipeline:
             )
         files = STAGE_FILES[stage]
         inputs = [_path(self.run_dir, name) for name in files.inputs]
+        if stage == "evaluate":
+            from stage1kit.stages.evaluate import evaluate_inputs
+
+            inputs = evaluate_inputs(self.run_dir)
         return all(
             is_up_to_date(_path(self.run_dir, out), inputs=inputs, config=stage_config(self.config, stage))
             for out in files.outputs
@@ -312,7 +316,8 @@ class Pipeline:
 
             trained = self._trained_model()
             return run_evaluate_stage(
-                self.run_dir, settings, base=self.base_model(), trained=trained, audit=audit, **common
+                self.run_dir, settings, base=self.base_model(), trained=trained, audit=audit,
+                config=stage_config(self.config, stage), **common,
             )
         raise PipelineError(f"unknown stage '{stage}'")
 

@@ -200,8 +200,14 @@ def run_evaluate_stage(
     registry: "Registry",
     audit: dict[str, Any] | None,
     show_progress: bool = True,
+    config: dict[str, Any] | None = None,
 ) -> StageOutcome:
-    """Run each configured evaluator on the held-out data and write ``eval/report.{json,md}``."""
+    """Run each configured evaluator on the held-out data and write ``eval/report.{json,md}``.
+
+    When every evaluator succeeded, ``eval/manifest.json`` records the inputs (held-out rows, SFT
+    data, the trained model's manifest), the config hash and the audit, so a rerun can skip it.
+    """
+    from stage1kit.manifest import write_manifest
     from stage1kit_eval.report import write_report
 
     started = time.perf_counter()
@@ -237,11 +243,29 @@ def run_evaluate_stage(
             + "; ".join(sections[n]["error"] for n in failed)
             + f". The report with the other sections is at {outputs[1]}."
         )
+    write_manifest(
+        "evaluate",
+        run.eval_dir,
+        inputs=evaluate_inputs(run),
+        config=config if config is not None else {"stage": "evaluate", "settings": asdict(settings)},
+        model=base.provenance,
+        plugins={name: {"kind": "evaluator"} for name in settings.evaluators}
+        | {"critic": {"name": settings.critic or "(the only one registered)"}, "trained_model": trained.provenance},
+        qc=_headline(sections),
+        audit=audit,
+    )
     return StageOutcome(
         stage="evaluate",
         records_in=len(heldout.instructions),
         records_out=len(sections),
         seconds=time.perf_counter() - started,
-        outputs=outputs,
+        outputs=[run.eval_dir],
         stats=_headline(sections),
     )
+
+
+def evaluate_inputs(run: RunDir) -> list[Path]:
+    """What the evaluation depends on: the held-out rows, the SFT data, and the trained model (its
+    manifest holds the hashes of every weight file, so hashing it is cheap and enough)."""
+    candidates = [run.heldout, run.dataset("sft"), run.train_dir("dpo") / "manifest.json"]
+    return [p for p in candidates if p.exists()]
