@@ -309,6 +309,11 @@ class Pipeline:
                 model=self.config.model_id,
                 revision=self.config.model.revision,
                 audit_user_paths=self.config.user_code,
+                loader_options={
+                    "dtype": self.config.model.dtype,
+                    "trust_remote_code": self.config.model.trust_remote_code,
+                    "allow_remote_code": self.config.model.allow_remote_code,
+                },
                 **common,
             )
         if stage == "evaluate":

@@ -14,6 +14,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from stage1kit.rundir import RunDir, manifest_path_for
@@ -136,15 +137,17 @@ def _sft_start(run_dir: RunDir) -> Path:
     return sft_dir
 
 
-def _load(run_dir: RunDir, kind: str, model: str, revision: str | None) -> Any:
+def _load(run_dir: RunDir, kind: str, model: str, revision: str | None, options: Mapping[str, Any]) -> Any:
+    """The model to train. ``options`` are the config's loader settings (dtype, remote code); the
+    device is left to the Trainer, which places the model itself (also under ``accelerate launch``)."""
     from stage1kit.loader import CleanModelLoader
 
     if kind == "sft":
-        return CleanModelLoader(model, revision=revision).load()
+        return CleanModelLoader(model, revision=revision, **options).load()
     sft_dir = _sft_start(run_dir)
     if (sft_dir / "adapter_config.json").is_file():
-        return CleanModelLoader(model, revision=revision, adapter=sft_dir, trainable=True).load()
-    return CleanModelLoader(sft_dir).load()  # full (or merged) SFT checkpoint
+        return CleanModelLoader(model, revision=revision, adapter=sft_dir, trainable=True, **options).load()
+    return CleanModelLoader(sft_dir, **options).load()  # full (or merged) SFT checkpoint
 
 
 def _plugin_origin(registration: Any) -> dict[str, str]:
@@ -162,8 +165,12 @@ def run_train_stage(
     audit_user_paths: tuple[str | Path, ...] | list[Path] = (),
     allow_model_mismatch: bool = False,
     show_progress: bool = True,
+    loader_options: Mapping[str, Any] | None = None,
 ) -> StageOutcome:
     """Gate ``run_dir.dataset(kind)``, then load, train and write ``train-<kind>/manifest.json``.
+
+    ``loader_options`` go to :class:`CleanModelLoader` (the pipeline passes ``[model]``'s dtype and
+    remote-code settings, so training loads the model the way the data stages did).
 
     Raises :class:`stage1kit.gate.GateRefused` (every failed check in its message) before any
     model is loaded, and :class:`TrainStageError` when an upstream output is missing.
@@ -193,7 +200,7 @@ def run_train_stage(
         audit_modules=plugin_modules([registration]),
         allow_model_mismatch=allow_model_mismatch,
     )
-    loaded = _load(run_dir, kind, model, revision)
+    loaded = _load(run_dir, kind, model, revision, dict(loader_options or {}))
     # Under `accelerate launch` every process runs this stage; only the main one touches the folder.
     from accelerate import PartialState
 

@@ -101,3 +101,17 @@ def test_gate_runs_before_any_model_is_loaded(gated_run, registry, tmp_path):
     missing_model = tmp_path / "no-such-model"  # loading it would raise LoaderError, not GateRefused
     with pytest.raises(GateRefused):
         run_train_stage(gated_run, "sft", TrainSettings(max_steps=1), registry=registry, model=str(missing_model))
+
+
+def test_pipeline_loader_settings_reach_training(gated_run, base_model, registry, monkeypatch):
+    """[model] dtype (and the remote-code settings) load the model for training as for the data stages."""
+    from stage1kit.stages.train import TrainSettings, run_train_stage
+
+    monkeypatch.setenv("STAGE1KIT_LOAD_PLUGINS", "stage1kit")
+    settings = TrainSettings(max_steps=1, batch_size=2, lora_r=4)
+    run_train_stage(
+        gated_run, "sft", settings, registry=registry, model=str(base_model), show_progress=False,
+        loader_options={"dtype": "bfloat16", "trust_remote_code": False},
+    )
+    manifest = json.loads(manifest_path_for(gated_run.train_dir("sft")).read_text(encoding="utf-8"))
+    assert manifest["model"]["dtype"] == "bfloat16"
