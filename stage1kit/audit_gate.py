@@ -27,13 +27,20 @@ def plugin_modules(registrations: Iterable[Any]) -> list[str]:
 
 
 def run_audit_gate(stage: str, *, user_paths: Sequence[str | Path] = (), modules: Sequence[str] = ()) -> dict[str, Any]:
-    """Audit ``user_paths`` and ``modules``; raise :class:`AuditGateError` on any finding."""
+    """Audit ``user_paths`` and ``modules``; raise :class:`AuditGateError` on any finding or missing path."""
     from stage1kit_audit import audit_modules, audit_paths
 
+    paths = [Path(p) for p in user_paths]
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        # Skipping them would report a clean audit of code that was never read.
+        raise AuditGateError(
+            f"audit gate before stage '{stage}': user code {', '.join(str(p) for p in missing)} does not exist; "
+            "no model was loaded. Fix [run] user_code in the config (or the --user-code paths) and rerun."
+        )
     reports = []
-    existing = [Path(p) for p in user_paths if Path(p).exists()]
-    if existing:
-        reports.append(audit_paths(existing))
+    if paths:
+        reports.append(audit_paths(paths))
     if modules:
         reports.append(audit_modules(modules))
     findings = [f for report in reports for f in report.findings]
@@ -41,7 +48,7 @@ def run_audit_gate(stage: str, *, user_paths: Sequence[str | Path] = (), modules
         "clean": not findings,
         "findings": len(findings),
         "files_checked": sum(r.files_checked for r in reports),
-        "paths": [str(p) for p in existing],
+        "paths": [str(p) for p in paths],
         "modules": list(modules),
     }
     if findings:

@@ -2,15 +2,19 @@
 
 Each stage's table is checked against that stage's ``*Settings`` dataclass: an unknown key, a wrong
 type or an unknown plugin name is an error naming the key and the file, before any work starts.
+``config_problems`` also builds every plugin with its settings table (factories read settings only;
+models come later), so a setting a plugin rejects is found then too, not when its stage starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import sys
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,7 +134,12 @@ def build_settings(cls: type, table: dict[str, Any], where: str) -> Any:
             raise ConfigError(f"{where}: unknown key '{key}'; known keys: {', '.join(sorted(known))}")
         if not _type_ok(value, hints.get(key, Any)):
             raise ConfigError(f"{where}.{key}: expected {_type_name(hints.get(key))}, got {type(value).__name__} {value!r}")
-    return cls(**table)
+    try:
+        return cls(**table)
+    except ValueError as exc:  # a settings class that checks its values in __post_init__
+        message, section = str(exc), where.rsplit(": ", 1)[-1]
+        detail = message[len(section):] if message.startswith(section) else f": {message}"
+        raise ConfigError(f"{where}{detail}") from None
 
 
 def _type_name(annotation: Any) -> str:
@@ -144,6 +153,27 @@ def _table(raw: dict[str, Any], dotted: str) -> dict[str, Any]:
     return node if isinstance(node, dict) else {}
 
 
+def _check_sections(raw: dict[str, Any], path: Path) -> None:
+    """Every top-level key is a known section holding a table (``train = 5`` is not one)."""
+    top_level = {"run", "model", "train"} | {table.split(".")[0] for table, _ in STAGES.values()}
+    for key, value in raw.items():
+        if key not in top_level:
+            raise ConfigError(f"{path}: unknown section [{key}]; sections are {', '.join(sorted(top_level))}")
+        _require_table(value, key, path)
+    for key, value in raw.get("train", {}).items():
+        if key not in ("sft", "dpo"):
+            raise ConfigError(f"{path}: unknown section [train.{key}]; use [train.sft] or [train.dpo]")
+        _require_table(value, f"train.{key}", path)
+
+
+def _require_table(value: Any, dotted: str, path: Path) -> None:
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{path}: {dotted} = {value!r}: expected a [{dotted}] table of settings, got {type(value).__name__}; "
+            f"write its keys under a [{dotted}] header"
+        )
+
+
 def load_config(path: str | Path) -> PipelineConfig:
     """Read and validate a pipeline config."""
     path = Path(path)
@@ -153,13 +183,7 @@ def load_config(path: str | Path) -> PipelineConfig:
         raise ConfigError(f"{path}: no such config file; write one with `stage1kit init {path}`") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    top_level = {"run", "model", "train"} | {table.split(".")[0] for table, _ in STAGES.values()}
-    for key in raw:
-        if key not in top_level:
-            raise ConfigError(f"{path}: unknown section [{key}]; sections are {', '.join(sorted(top_level))}")
-    for key in raw.get("train", {}):
-        if key not in ("sft", "dpo"):
-            raise ConfigError(f"{path}: unknown section [train.{key}]; use [train.sft] or [train.dpo]")
+    _check_sections(raw, path)
     run = build_settings(RunSettings, raw.get("run", {}), f"{path}: [run]")
     model = build_settings(ModelSettings, raw.get("model", {}), f"{path}: [model]")
     if not model.id:
@@ -181,7 +205,24 @@ PLUGIN_FIELDS = {
 
 
 def config_problems(config: PipelineConfig, registry: Any) -> list[str]:
-    """Plugin names the config gives that no loaded plugin registered, and a missing model path."""
+    """What stops the config from running, found before any work starts.
+
+    Plugin names no loaded plugin registered, plugin settings the plugin rejects, ``[run] user_code``
+    paths that do not exist, and a missing model folder; each as ``FILE: [section] key: message``.
+    """
+    problems = _plugin_name_problems(config, registry)
+    problems += _plugin_settings_problems(config, registry)
+    for value, path in zip(config.run.user_code, config.user_code):
+        if not path.exists():
+            problems.append(f"{config.path}: [run] user_code: {value!r}: no such file or folder at {path}")
+    model_path = _resolve(config.base_dir, config.model.id)
+    looks_local = config.model.id.startswith((".", "/", "~")) or model_path.exists()
+    if looks_local and not model_path.is_dir():
+        problems.append(f"{config.path}: [model] id = {config.model.id!r}: no checkpoint folder at {model_path}")
+    return problems
+
+
+def _plugin_name_problems(config: PipelineConfig, registry: Any) -> list[str]:
     from stage1kit.plugins import UnknownPluginError
 
     problems = []
@@ -195,8 +236,53 @@ def config_problems(config: PipelineConfig, registry: Any) -> list[str]:
                     registry.get(kind, name)
                 except UnknownPluginError as exc:
                     problems.append(f"{config.path}: [{table}] {field_name} = {name!r}: {exc}")
-    model_path = _resolve(config.base_dir, config.model.id)
-    looks_local = config.model.id.startswith((".", "/", "~")) or model_path.exists()
-    if looks_local and not model_path.is_dir():
-        problems.append(f"{config.path}: [model] id = {config.model.id!r}: no checkpoint folder at {model_path}")
     return problems
+
+
+def _plugin_settings_problems(config: PipelineConfig, registry: Any) -> list[str]:
+    """Build every plugin a stage will build, as the stage builds it, and report what each rejects.
+
+    Factories only read settings (models are handed to plugins later, when a stage runs), so this is
+    cheap; it is what catches ``generator_settings = { bogus = 1 }`` or ``max_steps = 0`` up front.
+    """
+    from stage1kit.plugins import PluginError, UnknownPluginError
+
+    problems = []
+    for stage, settings in config.stages.items():
+        table = STAGES[stage][0]
+        for key, build in _plugin_builds(stage, settings, registry):
+            try:
+                build()
+            except UnknownPluginError:
+                continue  # reported by name already
+            except (ValueError, PluginError, RuntimeError) as exc:
+                problems.append(f"{config.path}: [{table}] {key}: {exc}")
+            except Exception as exc:  # a plugin's own check may raise anything; it is still the config's problem
+                problems.append(f"{config.path}: [{table}] {key}: {type(exc).__name__}: {exc}")
+    return problems
+
+
+def _plugin_builds(stage: str, settings: Any, registry: Any) -> list[tuple[str, Callable[[], Any]]]:
+    """(config key, build) for each plugin ``stage`` creates, built the way the stage builds it."""
+    if stage in ("train-sft", "train-dpo"):
+        from stage1kit.stages.train import create_trainer
+
+        kind = stage.split("-", 1)[1]
+        return [("trainer", lambda: create_trainer(registry, kind, settings, False))]
+    if stage == "evaluate":
+        from stage1kit.stages.evaluate import make_critic, make_evaluator
+
+        builds = [("critic_settings", lambda: make_critic(registry, settings))]
+        for name in settings.evaluators:
+            builds.append((f"evaluator_settings.{name}", functools.partial(make_evaluator, registry, name, settings)))
+        return builds
+    builds = []
+    if getattr(settings, "generator", None):
+        builds.append(("generator_settings", lambda: registry.create("generators", settings.generator, **settings.generator_settings)))
+    if getattr(settings, "critic", None):
+        builds.append(("critic_settings", lambda: registry.create("critics", settings.critic, **settings.critic_settings)))
+    if stage == "pairs":
+        from stage1kit.stages.pairs import create_miners
+
+        builds.append(("miner_settings", lambda: create_miners(registry, settings)))
+    return builds

@@ -55,8 +55,21 @@ def run_pipeline(config_path: Path, start: str | None, until: str | None, *, qui
     """Load the config, check it, run the selected stages, print the summary; returns the run dir."""
     from stage1kit.audit_gate import AuditGateError
     from stage1kit.config import ConfigError, config_problems, load_config
+    from stage1kit.gate import TrainingDataError
+    from stage1kit.loader import ChatTemplateDisabledError, LoaderError
     from stage1kit.pipeline import Pipeline, PipelineError, select_stages
     from stage1kit.plugins import PluginError, get_registry
+    from stage1kit.stages.evaluate import EvaluateError
+    from stage1kit.stages.pairs import PairsStageError
+    from stage1kit.stages.support import StageInputError
+    from stage1kit.stages.train import TrainStageError
+
+    # What stages raise for the user to act on; ValueError covers settings a plugin rejects and the
+    # ValueError subclasses (ConfigError, StageConfigError, RecordError, ManifestError, TemplateError).
+    stage_errors = (
+        AuditGateError, PipelineError, PluginError, TrainStageError, TrainingDataError, LoaderError,
+        ChatTemplateDisabledError, EvaluateError, StageInputError, PairsStageError, ValueError,
+    )
 
     try:
         config = load_config(config_path)
@@ -71,14 +84,12 @@ def run_pipeline(config_path: Path, start: str | None, until: str | None, *, qui
     started = time.perf_counter()
     try:
         pipeline.run(stages)
-    except AuditGateError as exc:
+    except stage_errors as exc:  # the outputs of finished stages stay on disk; a rerun resumes there
         raise _fail(exc) from exc
     except Exception as exc:
         gate = _gate_refusal(exc)
         if gate is not None:
             raise _fail(gate) from exc
-        if isinstance(exc, (PipelineError, ConfigError, PluginError)):
-            raise _fail(exc) from exc
         raise
     _print_summary(pipeline.outcomes, config.run_dir, time.perf_counter() - started)
     return config.run_dir

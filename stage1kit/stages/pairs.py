@@ -364,7 +364,7 @@ def dpo_qc(plan: Plan, judgements: list[dict[str, Any]], records: list[dict[str,
 # --------------------------------------------------------------------------- the stage
 
 
-def _miners(registry: "Registry", settings: PairsSettings) -> list[tuple["Registration", Any]]:
+def create_miners(registry: "Registry", settings: PairsSettings) -> list[tuple["Registration", Any]]:
     unknown = set(settings.miner_settings) - set(settings.miners)
     if unknown:
         raise ValueError(f"[pairs] miner_settings names miners that are not run: {', '.join(sorted(unknown))}; add them to miners")
@@ -406,7 +406,7 @@ def run_pairs_stage(
         return StageOutcome("pairs", records_in=len(judgements), skipped=True, outputs=[sft_path, dpo_path],
                             verdict="pass" if verdicts == {"pass"} else "fail")
 
-    miners = _miners(registry, settings)
+    miners = create_miners(registry, settings)
     critic = registry.create("critics", settings.critic, **settings.critic_settings)
     described = critic.describe()
     with progress_bar("pairs", len(judgements), show=show_progress) as advance:

@@ -83,7 +83,7 @@ def train_stage_config(kind: str, settings: TrainSettings, *, model: str, revisi
     }
 
 
-def _create_trainer(registry: "Registry", kind: str, settings: TrainSettings, show_progress: bool) -> tuple[Any, Any]:
+def create_trainer(registry: "Registry", kind: str, settings: TrainSettings, show_progress: bool) -> tuple[Any, Any]:
     registration = registry.get("trainers", settings.trainer_name(kind))
     kwargs = settings.trainer_kwargs()
     parameters = inspect.signature(registration.factory).parameters.values()
@@ -184,7 +184,7 @@ def run_train_stage(
     started = time.perf_counter()
     stage = f"train-{kind}"
     dataset, output_dir = run_dir.dataset(kind), run_dir.train_dir(kind)
-    registration, trainer = _create_trainer(registry, kind, settings, show_progress)
+    registration, trainer = create_trainer(registry, kind, settings, show_progress)
     config = train_stage_config(kind, settings, model=model, revision=revision, allow_model_mismatch=allow_model_mismatch)
     inputs = _stage_inputs(run_dir, kind)
     if train_output_current(run_dir, kind, settings, model=model, revision=revision, allow_model_mismatch=allow_model_mismatch):

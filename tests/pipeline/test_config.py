@@ -1,11 +1,19 @@
-"""Config mistakes are errors that name the file and the key, before any work starts."""
+"""Config mistakes are errors that name the file and the key, before any work starts; what a stage
+raises once running ends the run with its message, not a traceback."""
 
 import pytest
 from click.testing import CliRunner
 
+from stage1kit.audit_gate import AuditGateError, run_audit_gate
 from stage1kit.cli import cli
 from stage1kit.config import ConfigError, config_problems, load_config
+from stage1kit.gate import TrainingDataError
+from stage1kit.loader import LoaderError
 from stage1kit.plugins import get_registry
+from stage1kit.stages.evaluate import EvaluateError
+from stage1kit.stages.pairs import PairsStageError
+from stage1kit.stages.support import StageConfigError, StageInputError
+from stage1kit.stages.train import TrainStageError
 
 
 def test_starter_config_loads_as_written(config_path):
@@ -64,3 +72,64 @@ def test_run_refuses_unknown_plugin_before_loading_anything(config_path, edit):
     assert result.exit_code == 1
     assert "critic = 'gpt-judge'" in result.output
     assert not (config_path.parent / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "why"),
+    [
+        ("generator_settings = {  }", "generator_settings = { bogus_knob = 1 }", "[instructions] generator_settings", "'bogus_knob'"),
+        ("options = {  }", "options = { bogus = 1 }", "[train.sft] trainer", "'bogus'"),
+        ("max_steps = 8", "max_steps = 0", "[train.sft] trainer", "max_steps must be positive, got 0"),
+        ("miner_settings = {  }", "miner_settings = { truncated = { nope = 1 } }", "[pairs] miner_settings", "'nope'"),
+    ],
+)
+def test_plugin_settings_are_checked_before_any_stage_starts(config_path, edit, old, new, where, why):
+    edit(config_path, old, new)
+    problems = config_problems(load_config(config_path), get_registry())
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{config_path}: {where}: ")
+    assert why in problems[0]
+
+
+def test_doctor_reports_a_setting_the_trainer_rejects(config_path, edit):
+    edit(config_path, "options = {  }", "options = { bogus = 1 }")
+    result = CliRunner().invoke(cli, ["doctor", str(config_path)])
+    assert result.exit_code == 1
+    assert "[train.sft] trainer:" in result.output and "'bogus'" in result.output
+
+
+def test_missing_user_code_is_a_config_problem(config_path, edit):
+    edit(config_path, "user_code = []", 'user_code = ["my_code/prep.py"]')
+    problems = config_problems(load_config(config_path), get_registry())
+    assert problems == [f"{config_path}: [run] user_code: 'my_code/prep.py': no such file or folder at {config_path.parent / 'my_code/prep.py'}"]
+
+
+def test_audit_gate_refuses_a_user_code_path_that_does_not_exist(tmp_path):
+    with pytest.raises(AuditGateError, match=r"prep\.py does not exist.*Fix \[run\] user_code"):
+        run_audit_gate("instructions", user_paths=[tmp_path / "prep.py"])
+
+
+def test_a_stage_error_ends_the_run_cleanly_and_keeps_earlier_outputs(config_path, edit):
+    edit(config_path, "target = 24", "target = 2")
+    edit(config_path, 'generator = "best-of-n"', 'generator = "self-instruct"')  # not a response generator
+    result = CliRunner().invoke(cli, ["run", str(config_path), "--quiet", "--until", "responses"])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)  # a ClickException, not a traceback
+    assert "generator 'self-instruct' does not write responses" in result.output
+    run = config_path.parent / "run"
+    assert (run / "instructions.jsonl").exists() and (run / "instructions.manifest.json").exists()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [TrainStageError, TrainingDataError, LoaderError, EvaluateError, StageInputError, StageConfigError, PairsStageError, ValueError],
+)
+def test_errors_stages_raise_end_as_a_message(config_path, monkeypatch, error):
+    def fail(self, stages):
+        raise error(f"{error.__name__} says what to fix")
+
+    monkeypatch.setattr("stage1kit.pipeline.Pipeline.run", fail)
+    result = CliRunner().invoke(cli, ["run", str(config_path), "--quiet"])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert f"Error: {error.__name__} says what to fix" in result.output
