@@ -238,11 +238,14 @@ class Pipeline:
 
         outcome = StageOutcome(stage=stage, skipped=True, outputs=self._outputs(stage))
         verdicts = set()
-        for output in outcome.outputs:
+        for name, output in zip(STAGE_FILES[stage].outputs, outcome.outputs):
             manifest = load_manifest(manifest_path_for(output))
             outcome.records_in = sum(e.get("records") or 0 for e in manifest["inputs"] if str(e["path"]).endswith(".jsonl"))
             outcome.records_out += sum(e.get("records") or 0 for e in manifest["outputs"])
             verdicts.add(manifest["verdict"]["status"])
+            qc = manifest.get("qc") or {}
+            # the summary shows a skipped stage's QC figures as it showed them when the stage ran
+            outcome.stats |= {name: qc} if len(outcome.outputs) > 1 else qc
         outcome.verdict = "fail" if "fail" in verdicts else ("pass" if verdicts else None)
         return outcome
 

@@ -22,7 +22,9 @@ def _print_summary(outcomes, run_dir: Path, seconds: float) -> None:
     for column in ("stage", "in", "out", "verdict", "time", "notes"):
         table.add_column(column)
     for o in outcomes:
-        notes = "skipped (up to date)" if o.skipped else _notes(o.stats)
+        notes = _notes(o.stats)
+        if o.skipped:
+            notes = "skipped (up to date)" + (f"; {notes}" if notes else "")
         table.add_row(o.stage, str(o.records_in), _out_column(o), o.verdict or "-", f"{o.seconds:.1f}s", notes)
     console = Console()
     console.print(table)
@@ -41,13 +43,20 @@ def _out_column(outcome) -> str:
     return ", ".join(folders)
 
 
-def _notes(stats: dict) -> str:
-    keys = ("acceptance_rate", "order_agreement_rate", "target_reached", "train_loss", "win_rate")
+NOTE_KEYS = ("acceptance_rate", "order_agreement_rate", "target_reached", "train_loss", "win_rate")
+
+
+def _notes(stats: dict, prefix: str = "") -> str:
+    """The headline QC figures of a stage; pairs reports its SFT and DPO halves separately."""
     parts = []
-    for key in keys:
+    for key in NOTE_KEYS:
         if key in stats:
             value = stats[key]
-            parts.append(f"{key}={value:.2f}" if isinstance(value, float) else f"{key}={value}")
+            parts.append(f"{prefix}{key}={value:.2f}" if isinstance(value, float) else f"{prefix}{key}={value}")
+    for part in ("sft", "dpo"):
+        if isinstance(stats.get(part), dict):
+            sub = stats[part]
+            parts.append(f"{part}: {sub.get('records', '?')} records" + (f", {_notes(sub)}" if _notes(sub) else ""))
     return ", ".join(parts)
 
 

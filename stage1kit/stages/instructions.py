@@ -105,6 +105,8 @@ def instruction_qc(records: list[dict[str, Any]], stats: dict[str, Any], *, resu
         "generated": stats["generated"],
         "acceptance_rate": new / stats["generated"] if stats["generated"] else 0.0,
         "rejected": stats["rejected"],
+        # each filter's share of this session's generated instructions (filters run in order)
+        "rejected_share": {reason: n / stats["generated"] for reason, n in stats["rejected"].items()} if stats["generated"] else {},
         "rounds": stats["rounds"],
         "per_round": stats["per_round"],
         "mean_quality": sum(qualities) / len(qualities) if qualities else 0.0,

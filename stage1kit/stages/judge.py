@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from stage1kit.pairs import distribution
 from stage1kit.ranking import RankingConfig, rank_candidates
 from stage1kit.records import RecordWriter, read_records
 from stage1kit.resume import resume_batches
@@ -132,5 +133,7 @@ def judgement_qc(records: list[dict[str, Any]]) -> dict[str, Any]:
         "order_agreement_rate": agree / len(comparisons) if comparisons else 0.0,
         "mean_abs_margin": sum(margins) / len(margins) if margins else 0.0,
         "mean_confidence": sum(confidences) / len(confidences) if confidences else 0.0,
+        "abs_margin": distribution(margins),
+        "confidence": distribution(confidences),
         "schemes": schemes,
     }
