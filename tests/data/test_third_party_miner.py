@@ -12,12 +12,18 @@ from stage1kit.testing import make_plugin_distribution
 from tests.data.crafted import judged_run
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "negative-miners.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def documented_plugin() -> str:
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
     assert len(blocks) == 1, "the document shows exactly one plugin"
     return blocks[0]
+
+
+def test_the_readme_shows_the_same_plugin():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+    assert documented_plugin() in blocks
 
 
 def test_the_documented_miner_is_at_most_20_lines():
