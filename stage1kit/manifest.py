@@ -265,6 +265,8 @@ def schema_problems(manifest: Any) -> list[str]:
     validator = Draft202012Validator(manifest_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
     problems = []
     for error in sorted(validator.iter_errors(manifest), key=lambda e: [str(p) for p in e.absolute_path]):
+        if error.context:  # "not valid under any of the given schemas": say what the matching-type one wants
+            error = next((c for c in error.context if c.validator != "type"), error.context[0])
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
         problems.append(f"{where or '(top level)'}: {error.message}")
     return problems

@@ -154,6 +154,23 @@ def test_schema_errors_name_file_and_field(tmp_path):
         load_manifest(mpath)
 
 
+@pytest.mark.parametrize("drop", ["model_id", "chat_template", "bos", "eos"])
+def test_model_provenance_must_be_complete(tmp_path, drop):
+    path = sft_file(tmp_path)
+    write(path)
+    manifest = load_manifest(manifest_path_for(path))
+    del manifest["model"][drop]
+    assert any(drop in problem for problem in schema_problems(manifest))
+
+
+def test_a_manifest_saying_the_template_was_on_is_invalid(tmp_path):
+    path = sft_file(tmp_path)
+    write(path)
+    manifest = load_manifest(manifest_path_for(path))
+    manifest["model"]["chat_template"]["state"] = "enabled"
+    assert any("chat_template" in problem for problem in schema_problems(manifest))
+
+
 def test_bad_input_leaves_the_previous_manifest_in_place(tmp_path):
     path = sft_file(tmp_path)
     write(path)
