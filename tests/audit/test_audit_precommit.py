@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("pre_commit", reason="pre-commit is not installed (pip install stage1kit[test])")
+yaml = pytest.importorskip("yaml", reason="PyYAML comes with pre-commit")
 
 REPO = Path(__file__).resolve().parents[2]
 BAD = "from transformers import AutoTokenizer\ntok = AutoTokenizer.from_pretrained('gpt2')\n"
@@ -30,17 +31,12 @@ def repo(tmp_path: Path) -> Path:
     _git(repo, "config", "user.email", "test@example.com")
     _git(repo, "config", "user.name", "test")
     (repo / "pyproject.toml").write_text("[tool.stage1kit.audit]\nloader-modules = ['loader.py']\n")
-    # language: system with the running interpreter: nothing to download, works offline.
-    (repo / ".pre-commit-config.yaml").write_text(
-        "repos:\n"
-        "  - repo: local\n"
-        "    hooks:\n"
-        "      - id: stage1kit-audit\n"
-        "        name: stage1kit audit\n"
-        f"        entry: {sys.executable} -m stage1kit_audit\n"
-        "        language: system\n"
-        "        types_or: [python, jupyter]\n"
-    )
+    # The shipped hook definition, run as a local hook: its entry with the running interpreter and
+    # language: system, so nothing is downloaded; id, file types and the rest as shipped.
+    hook = dict(shipped_hook())
+    assert hook["entry"].startswith("python ")
+    hook |= {"entry": sys.executable + hook["entry"].removeprefix("python"), "language": "system"}
+    (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump({"repos": [{"repo": "local", "hooks": [hook]}]}))
     (repo / "clean.py").write_text("def score(handle, text):\n    return handle.logprob(text)\n")
     (repo / "loader.py").write_text(BAD)
     return repo
@@ -72,6 +68,12 @@ def test_hook_rejects_a_violation(repo: Path) -> None:
     assert "Failed" in result.stdout and "stage.py:2:7: SK100" in result.stdout
 
 
-def test_hook_definition_matches_the_repository_manifest() -> None:
-    manifest = (REPO / ".pre-commit-hooks.yaml").read_text()
-    assert "id: stage1kit-audit" in manifest and "python -m stage1kit_audit" in manifest
+def shipped_hook() -> dict:
+    [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    return hook
+
+
+def test_shipped_hook_audits_python_and_notebooks() -> None:
+    hook = shipped_hook()
+    assert hook["id"] == "stage1kit-audit" and hook["entry"] == "python -m stage1kit_audit"
+    assert set(hook["types_or"]) == {"python", "jupyter"}
