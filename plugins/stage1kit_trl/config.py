@@ -14,6 +14,12 @@ from typing import Any
 #: ``target_modules`` value meaning every linear layer except the output head (PEFT's spelling).
 ALL_LINEAR = "all-linear"
 
+#: Default gate minimums. They catch a broken generation run (almost every candidate rejected, a
+#: handful of records) yet the built-in tiny demo meets them, so they say nothing about the quality
+#: of a real model's critic: add ``min_order_agreement_rate`` / ``min_margin.mean`` for that.
+DEFAULT_MIN_RECORDS = 4
+DEFAULT_MIN_ACCEPTANCE_RATE = 0.05
+
 
 def _help(text: str) -> dict[str, str]:
     return {"help": text}
@@ -44,21 +50,42 @@ class TrainingSettings:
     gradient_checkpointing: bool = field(default=False, metadata=_help("Trade compute for memory on big models."))
     bf16: bool | None = field(default=None, metadata=_help("bf16 mixed precision; unset: on where the GPU supports it, never on CPU."))
     progress: bool = field(default=True, metadata=_help("Show TRL's progress bar."))
-    min_records: int = field(default=4, metadata=_help("Refuse datasets with fewer records than this."))
+    min_records: int = field(
+        default=DEFAULT_MIN_RECORDS,
+        metadata=_help(
+            f"Gate: refuse datasets with fewer records than this (default {DEFAULT_MIN_RECORDS}: fewer cannot fill "
+            "one batch of a meaningful run; raise it to what your run needs, e.g. a few hundred)."
+        ),
+    )
+    min_acceptance_rate: float | None = field(
+        default=DEFAULT_MIN_ACCEPTANCE_RATE,
+        metadata=_help(
+            f"Gate: refuse datasets whose manifest qc.acceptance_rate is below this (default {DEFAULT_MIN_ACCEPTANCE_RATE}: "
+            "a run that kept fewer than 1 in 20 candidates is broken, not selective); None: no such check."
+        ),
+    )
     requirements: dict[str, float] = field(
         default_factory=dict,
-        metadata=_help("Further QC minimums/maximums the dataset manifest must meet, e.g. {min_acceptance_rate = 0.2}."),
+        metadata=_help(
+            "Further gate requirements on the dataset manifest's qc, min_<metric> or max_<metric> (dotted for nested "
+            "metrics); they add to min_records/min_acceptance_rate and override them by name. Not defaulted because "
+            "the tiny demo's critic fails them, but add them with a real model: for DPO "
+            "{min_order_agreement_rate = 0.6, \"min_margin.mean\" = 0.2}."
+        ),
     )
 
     def __post_init__(self) -> None:
         problems = []
         if self.max_steps is not None and self.max_steps <= 0:
             problems.append(f"max_steps must be positive, got {self.max_steps}")
-        for name in ("batch_size", "grad_accum", "max_length", "lora_r", "logging_steps"):
+        for name in ("batch_size", "grad_accum", "max_length", "lora_r", "lora_alpha", "logging_steps"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be positive, got {getattr(self, name)}")
         if not 0.0 <= self.lora_dropout < 1.0:
             problems.append(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if self.min_acceptance_rate is not None and not 0.0 <= self.min_acceptance_rate <= 1.0:
+            problems.append(f"min_acceptance_rate must be in [0, 1], got {self.min_acceptance_rate}")
+        self.target_modules = _normalise_target_modules(self.target_modules, problems)
         for key in self.requirements:
             if not key.startswith(("min_", "max_")):
                 problems.append(f"requirement '{key}' must start with min_ or max_ (e.g. min_acceptance_rate)")
@@ -66,8 +93,14 @@ class TrainingSettings:
             raise ValueError("; ".join(problems))
 
     def gate_requirements(self) -> dict[str, float]:
-        """The thresholds the gate checks against the dataset's manifest before training."""
-        return {"min_records": float(self.min_records), **{k: float(v) for k, v in self.requirements.items()}}
+        """The thresholds the gate checks against the dataset's manifest before training.
+
+        The defaults first, then ``requirements``, which add to them and win on the same name.
+        """
+        defaults = {"min_records": float(self.min_records)}
+        if self.min_acceptance_rate is not None:
+            defaults["min_acceptance_rate"] = float(self.min_acceptance_rate)
+        return defaults | {k: float(v) for k, v in self.requirements.items()}
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -75,9 +108,30 @@ class TrainingSettings:
         return asdict(self)
 
 
+def _normalise_target_modules(value: list[str] | str, problems: list[str]) -> list[str] | str:
+    """PEFT reads 'all-linear' only as a plain string, so ``["all-linear"]`` (from a CLI list) becomes one."""
+    if isinstance(value, str):
+        return value
+    modules = [str(name).strip() for name in value if str(name).strip()]
+    if not modules:
+        problems.append("target_modules is empty: name the modules LoRA adapts (e.g. q_proj,v_proj) or use 'all-linear'")
+    if modules == [ALL_LINEAR]:
+        return ALL_LINEAR
+    return modules
+
+
 @dataclass
 class SFTSettings(TrainingSettings):
     """Supervised fine-tuning on prompt/completion records; loss on the completion tokens only."""
+
+    min_acceptance_rate: float | None = field(
+        default=DEFAULT_MIN_ACCEPTANCE_RATE,
+        metadata=_help(
+            "Gate: refuse an SFT dataset whose qc.acceptance_rate (instructions whose best answer cleared the quality "
+            f"bar) is below this. Default {DEFAULT_MIN_ACCEPTANCE_RATE}: fewer than 1 in 20 means generation or the "
+            "critic is broken; the tiny demo keeps about 0.9. None: no such check."
+        ),
+    )
 
 
 @dataclass
@@ -85,6 +139,15 @@ class DPOSettings(TrainingSettings):
     """DPO on prompt/chosen/rejected pairs, continuing from the SFT output."""
 
     learning_rate: float = field(default=5e-5, metadata=_help("Peak learning rate (linear decay)."))
+    min_acceptance_rate: float | None = field(
+        default=DEFAULT_MIN_ACCEPTANCE_RATE,
+        metadata=_help(
+            "Gate: refuse a DPO dataset whose qc.acceptance_rate (pairs kept of the pairs considered) is below this. "
+            f"Default {DEFAULT_MIN_ACCEPTANCE_RATE}: fewer than 1 in 20 means the pair filters threw almost everything "
+            "away; the tiny demo keeps about 0.75. With a real model also require order agreement and a margin, "
+            "e.g. requirements = {min_order_agreement_rate = 0.6, \"min_margin.mean\" = 0.2}. None: no such check."
+        ),
+    )
     beta: float = field(default=0.1, metadata=_help("DPO beta: how far the policy may move from the reference."))
     merge_sft: bool = field(
         default=False,

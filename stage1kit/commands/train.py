@@ -10,6 +10,33 @@ from pathlib import Path
 
 import click
 
+REQUIRE_EXAMPLE = "--require min_order_agreement_rate=0.6 (or min_margin.mean=0.2, max_<metric>=...)"
+
+
+def _parse_requirements(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, float]:
+    """``--require KEY=VALUE`` (repeatable) as the gate's ``{min_<metric>|max_<metric>: float}``."""
+    requirements: dict[str, float] = {}
+    for text in values:
+        key, sep, number = (part.strip() for part in text.partition("="))
+        kind, _, metric = key.partition("_")
+        if not sep or kind not in ("min", "max") or not metric:
+            raise click.BadParameter(f"'{text}' is not KEY=VALUE with KEY min_<metric> or max_<metric>; write e.g. {REQUIRE_EXAMPLE}", ctx, param)
+        try:
+            requirements[key] = float(number)
+        except ValueError:
+            raise click.BadParameter(f"'{text}': the value '{number}' is not a number; write e.g. {REQUIRE_EXAMPLE}", ctx, param) from None
+    return requirements
+
+
+def _parse_modules(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    """``--target-modules q_proj,v_proj`` as a list (``all-linear`` stays PEFT's shorthand)."""
+    if value is None:
+        return None
+    modules = [name.strip() for name in value.split(",") if name.strip()]
+    if not modules:
+        raise click.BadParameter("names no module; write e.g. --target-modules q_proj,v_proj or --target-modules all-linear", ctx, param)
+    return modules
+
 
 def _training_options(command):
     """The options both subcommands share (applied bottom-up, so listed in reverse)."""
@@ -23,8 +50,13 @@ def _training_options(command):
         click.option("--learning-rate", type=float, default=None, help="Peak learning rate."),
         click.option("--batch-size", type=int, default=None, help="Examples (DPO: pairs) per device per step."),
         click.option("--lora-r", type=int, default=None, help="LoRA rank."),
+        click.option("--lora-alpha", type=int, default=None, help="LoRA alpha (scale = alpha / rank)."),
+        click.option("--lora-dropout", type=float, default=None, help="Dropout on the LoRA branch, in [0, 1)."),
+        click.option("--target-modules", default=None, callback=_parse_modules, help="Modules LoRA adapts, comma separated (e.g. q_proj,v_proj), or all-linear (the default)."),
         click.option("--full", is_flag=True, default=None, help="Full fine-tuning instead of LoRA."),
         click.option("--report-to", default=None, help="Tracker passed to TRL: none, tensorboard, wandb..."),
+        click.option("--min-records", type=int, default=None, help="Gate: refuse datasets with fewer records (trainer default: 4)."),
+        click.option("--require", "requirements", multiple=True, callback=_parse_requirements, metavar="KEY=VALUE", help="Gate: a QC requirement on the dataset manifest, e.g. min_order_agreement_rate=0.6 or min_margin.mean=0.2 (repeatable; overrides the trainer's default of the same name)."),
         click.option("--user-code", "user_code", multiple=True, type=click.Path(exists=True, path_type=Path), help="Your code the audit checks before training (repeatable)."),
         click.option("--allow-model-mismatch", is_flag=True, help="Train a model other than the one that generated the data (recorded in the training manifest)."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
@@ -49,6 +81,11 @@ def _run(kind: str, params: dict, extra: dict) -> None:
         learning_rate=params["learning_rate"],
         batch_size=params["batch_size"],
         lora_r=params["lora_r"],
+        lora_alpha=params["lora_alpha"],
+        lora_dropout=params["lora_dropout"],
+        target_modules=params["target_modules"],
+        min_records=params["min_records"],
+        requirements=params["requirements"],
         full=params["full"] or None,
         report_to=params["report_to"],
         **extra,
