@@ -64,11 +64,11 @@ def bare_batches(loaded, critic, queries, share_prefix: bool):
     """
     import torch
 
-    from stage1kit.logprobs import _encode_prompts, _prefix_cache, _shared_prefix_length, option_tokens, plan_batches
+    from stage1kit.logprobs import _prefix_cache, _shared_prefix_length, encode_prompts, option_tokens, plan_batches
 
     texts = [t for q in queries for t in (critic.pair_prompt(q.instruction, q.response_a, q.response_b), critic.pair_prompt(q.instruction, q.response_b, q.response_a))]
     shared_ids = list(option_tokens(loaded.tokenizer, list(critic.settings.labels), context=texts[0].rsplit("\n", 1)[-1]).shared)
-    rows = [p + shared_ids for p in _encode_prompts(loaded.tokenizer, texts)]
+    rows = [p + shared_ids for p in encode_prompts(loaded.tokenizer, texts)]
     shared = _shared_prefix_length(rows, [[[0]] * (len(shared_ids) + 1)] * len(rows)) if share_prefix else 0
     prefix = None
     if shared >= critic.scoring.min_shared_prefix:

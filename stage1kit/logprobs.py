@@ -8,11 +8,13 @@ Two questions, both answered from a loaded causal LM's next-token distributions:
 
 Rows are sorted by length and cut into batches bounded by ``batch_size`` and
 ``max_tokens_per_batch`` (length bucketing keeps padding small), scored, and returned in the
-caller's order. Tokens that every row of a call starts with (a judge's few-shot header) are run
-once and their key/value cache reused by every batch, so each row costs only its own tokens. Left
-padding (the default) aligns every row's end, so only the last few positions go through the LM
-head (``logits_to_keep``); right padding works too. Position ids are passed explicitly so a padded
-row scores exactly as it would alone.
+caller's order. Prompts are encoded in one batched tokenizer call, or not at all when the caller
+already encoded them (to measure them) and passes the ids on as ``prompt_ids``. Tokens that every
+row of a call starts with (a judge's few-shot header) are run once and their key/value cache
+reused by every batch, so each row costs only its own tokens. Left padding (the default) aligns
+every row's end, so only the last few positions go through the LM head (``logits_to_keep``); right
+padding works too. Position ids are passed explicitly so a padded row scores exactly as it would
+alone.
 
 Options are tokenised once per call, as they follow the prompt's last line (a byte-level BPE
 splits the leading space off ``" A"``; SentencePiece merges it into the word). Tokens every option
@@ -152,8 +154,23 @@ def option_tokens(tokenizer: Any, options: Sequence[str], context: str | None = 
     return OptionTokens(tuple(options), ids[0][:shared], rest)
 
 
-def _encode_prompts(tokenizer: Any, prompts: Sequence[str]) -> list[list[int]]:
-    return [list(x) for x in tokenizer(list(prompts), add_special_tokens=True)["input_ids"]]
+def encode_prompts(tokenizer: Any, prompts: Sequence[str]) -> list[list[int]]:
+    """Prompt ids as the scoring functions use them: one batched call, with special tokens (BOS).
+
+    Callers that must measure their prompts first (to fit them to the model's context) encode them
+    here once and hand the ids on as ``prompt_ids``. ``verbose=False``: a prompt longer than the
+    tokenizer's ``model_max_length`` is the caller's to fit, or :class:`ContextLengthError`'s to
+    report, so transformers' own warning would only be noise.
+    """
+    return [list(x) for x in tokenizer(list(prompts), add_special_tokens=True, verbose=False)["input_ids"]]
+
+
+def _given_or_encoded(tokenizer: Any, prompts: Sequence[str], prompt_ids: Sequence[Sequence[int]] | None) -> list[list[int]]:
+    if prompt_ids is None:
+        return encode_prompts(tokenizer, prompts)
+    if len(prompt_ids) != len(prompts):
+        raise ValueError(f"{len(prompts)} prompts but {len(prompt_ids)} prompt_ids; pass one id list per prompt")
+    return [list(ids) for ids in prompt_ids]
 
 
 def continuation_logprobs(
@@ -161,16 +178,19 @@ def continuation_logprobs(
     prompts: Sequence[str],
     continuations: Sequence[str],
     config: ScoringConfig | None = None,
+    *,
+    prompt_ids: Sequence[Sequence[int]] | None = None,
 ) -> list[ContinuationScore]:
     """log P(continuation | prompt) for each pair, batched and length-bucketed.
 
     The prompt is encoded with the tokenizer's special tokens (BOS where it adds one), the
-    continuation without, and the two id lists are concatenated.
+    continuation without, and the two id lists are concatenated. ``prompt_ids``, when given, are
+    the prompts already encoded that way (:func:`encode_prompts`) and are used as they are.
     """
     if len(prompts) != len(continuations):
         raise ValueError(f"{len(prompts)} prompts but {len(continuations)} continuations; pass one each")
     tokenizer = loaded.tokenizer
-    prompt_ids = _encode_prompts(tokenizer, prompts)
+    prompt_ids = _given_or_encoded(tokenizer, prompts, prompt_ids)
     cont_ids = [list(x) for x in tokenizer(list(continuations), add_special_tokens=False)["input_ids"]]
     rows, targets, owners = [], [], []
     for index, (p, c) in enumerate(zip(prompt_ids, cont_ids)):
@@ -191,11 +211,15 @@ def option_logprobs(
     prompts: Sequence[str],
     options: Sequence[str] | OptionTokens,
     config: ScoringConfig | None = None,
+    *,
+    prompt_ids: Sequence[Sequence[int]] | None = None,
 ) -> list[list[float]]:
     """``result[i][j]`` = log P(option j | prompt i), summed over the option's tokens.
 
     Options given as strings are tokenised as they follow the first prompt's last line, so the
     prompts of one call should end the same way (a template's cue, like ``"Better answer:"``).
+    ``prompt_ids``, when given, are the prompts already encoded with special tokens
+    (:func:`encode_prompts`), one list per prompt: they are scored as they are, not re-tokenised.
     """
     if not prompts:
         return []
@@ -203,7 +227,7 @@ def option_logprobs(
         opts = options
     else:
         opts = option_tokens(loaded.tokenizer, options, context=prompts[0].rsplit("\n", 1)[-1])
-    prompt_ids = _encode_prompts(loaded.tokenizer, prompts)
+    prompt_ids = _given_or_encoded(loaded.tokenizer, prompts, prompt_ids)
     shared = list(opts.shared)
     if opts.single_row:
         rows = [p + shared for p in prompt_ids]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stage1kit.loader import LoadedModel
-from stage1kit.logprobs import ScoringConfig, context_length, option_logprobs, option_tokens
+from stage1kit.logprobs import ScoringConfig, context_length, encode_prompts, option_logprobs, option_tokens
 from stage1kit.protocols import PairQuery, PairVerdict
 from stage1kit_hf import prompts
 from stage1kit_hf.meta import PLUGIN, plugin_version
@@ -33,7 +33,7 @@ class CriticSettings:
     yes_no: tuple[str, str] = (" Yes", " No")
     labels: tuple[str, str] = (" A", " B")
     #: content-free instruction whose yes/no log-odds are subtracted ("calibrate before use", Zhao et
-    #: al. 2021): removes the model's prior for the label tokens themselves; None turns it off
+    #: al. 2021): removes the model's prior for the label tokens themselves; "" (or None) turns it off
     calibration_text: str | None = "N/A"
     #: responses longer than this are cut (in characters) inside the judge prompt, to bound its length
     max_response_chars: int = 2000
@@ -67,31 +67,31 @@ class LogprobCritic:
             response_b=_clip(second.strip(), limit),
         )
 
-    def _fit_to_context(self, model: LoadedModel, texts: list[str], orders: list[tuple[str, str, str]]) -> None:
-        """Replace, in place, every pair prompt too long for the model by its fitted version.
+    def _fit_to_context(
+        self, model: LoadedModel, texts: list[str], ids: list[list[int]], orders: list[tuple[str, str, str]]
+    ) -> None:
+        """Replace, in place, every pair prompt too long for the model, and its ids, by its fitted version.
 
-        Only prompts whose byte length could exceed the limit are tokenised, in one batched call.
+        ``ids`` are the prompts' encodings, so measuring them tokenises nothing; only the prompts
+        that had to be cut are encoded again, in one batched call.
         """
         limit = context_length(model)
         if limit is None:
             return
-        suspects = [i for i, text in enumerate(texts) if _may_exceed(text, limit)]
-        if not suspects:
+        too_long = [i for i, prompt_ids in enumerate(ids) if len(prompt_ids) + _OPTION_RESERVE > limit]
+        if not too_long:
             return
-        lengths = [len(ids) for ids in model.tokenizer([texts[i] for i in suspects], add_special_tokens=True)["input_ids"]]
-        for index, length in zip(suspects, lengths):
-            if length + _OPTION_RESERVE > limit:
-                texts[index] = self._fitted_pair_prompt(model.tokenizer, *orders[index], limit)
+        for index in too_long:
+            texts[index] = self._fitted_pair_prompt(model.tokenizer, *orders[index], limit)
+        for index, fitted in zip(too_long, encode_prompts(model.tokenizer, [texts[i] for i in too_long])):
+            ids[index] = fitted
 
     def _fitted_pair_prompt(self, tokenizer: Any, instruction: str, first: str, second: str, limit: int) -> str:
-        """The pair prompt with both responses cut to an equal token share, so it fits the model.
+        """The pair prompt, measured too long for the model, with both responses cut to an equal token share.
 
         Scores past the positions a model was trained for are meaningless (or crash, with learned
         position embeddings), so a long pair is judged on the heads of its answers instead.
         """
-        text = self.pair_prompt(instruction, first, second)
-        if _token_count(tokenizer, text) + _OPTION_RESERVE <= limit:
-            return text
         overhead = _token_count(tokenizer, self.pair_prompt(instruction, "", ""))
         share = max(0, (limit - overhead - _OPTION_RESERVE - 2 * _ELLIPSIS_TOKENS) // 2)
         heads = [_token_head(tokenizer, response.strip(), share) for response in (first, second)]
@@ -106,7 +106,7 @@ class LogprobCritic:
             return []
         texts = [self.instruction_prompt(i) for i in instructions]
         options = option_tokens(model.tokenizer, list(self.settings.yes_no), context=_cue(texts[0]))
-        calibrate = self.settings.calibration_text is not None
+        calibrate = bool(self.settings.calibration_text)  # "" (TOML has no null) or None: off
         if calibrate:
             texts.append(self.instruction_prompt(self.settings.calibration_text))
         rows = option_logprobs(model, texts, options, self.scoring)
@@ -117,7 +117,11 @@ class LogprobCritic:
         return [_sigmoid(yes - no - prior) for yes, no in rows]
 
     def compare(self, model: LoadedModel, queries: Sequence[PairQuery]) -> list[PairVerdict]:
-        """Both orders of every pair in one batched scoring call; verdicts averaged over the orders."""
+        """Both orders of every pair in one batched scoring call; verdicts averaged over the orders.
+
+        Each prompt is tokenised once: the same ids measure it against the model's context and are
+        scored; only a prompt cut to fit is encoded again.
+        """
         if not queries:
             return []
         texts, orders = [], []
@@ -125,9 +129,10 @@ class LogprobCritic:
             for first, second in ((q.response_a, q.response_b), (q.response_b, q.response_a)):
                 texts.append(self.pair_prompt(q.instruction, first, second))
                 orders.append((q.instruction, first, second))
-        self._fit_to_context(model, texts, orders)
+        ids = encode_prompts(model.tokenizer, texts)
+        self._fit_to_context(model, texts, ids, orders)
         options = option_tokens(model.tokenizer, list(self.settings.labels), context=_cue(texts[0]))
-        rows = option_logprobs(model, texts, options, self.scoring)
+        rows = option_logprobs(model, texts, options, self.scoring, prompt_ids=ids)
         verdicts = []
         for index in range(len(queries)):
             (a1, b1), (b2, a2) = rows[2 * index], rows[2 * index + 1]
@@ -154,17 +159,12 @@ _OPTION_RESERVE = 4
 _ELLIPSIS_TOKENS = 4
 
 
-def _may_exceed(text: str, limit: int) -> bool:
-    """Cheap pre-check: byte-level and byte-fallback tokenizers never emit more tokens than bytes."""
-    return len(text.encode("utf-8")) + _OPTION_RESERVE > limit
-
-
 def _token_count(tokenizer: Any, text: str) -> int:
     return len(tokenizer(text, add_special_tokens=True)["input_ids"])
 
 
 def _token_head(tokenizer: Any, text: str, tokens: int) -> str:
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    ids = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]  # long answers are why we cut
     if len(ids) <= tokens:
         return text
     return tokenizer.decode(ids[:tokens], skip_special_tokens=True).rstrip() + " ..."

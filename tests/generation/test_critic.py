@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import logging
+from collections import Counter
+
 import pytest
 
 from stage1kit.logprobs import option_logprobs
@@ -55,6 +59,9 @@ def test_instruction_scores_are_calibrated_probabilities(random_model, registry)
     # calibration divides out the content-free prompt's odds: scoring that prompt itself gives 1/2
     assert calibrated.score_instructions(random_model, ["N/A"]) == pytest.approx([0.5], abs=1e-6)
     assert raw.score_instructions(random_model, texts) != pytest.approx(scores, abs=1e-6)
+    # a TOML config cannot say None: an empty calibration text turns calibration off as well
+    from_toml = registry.create("critics", "logprob", calibration_text="")
+    assert from_toml.score_instructions(random_model, texts) == pytest.approx(raw.score_instructions(random_model, texts))
 
 
 def test_user_templates_are_used_and_checked(random_model, registry):
@@ -85,3 +92,40 @@ def test_long_answers_are_clipped_to_fit_the_model(random_model, critic):
     swapped = critic._fitted_pair_prompt(random_model.tokenizer, query.instruction, long_b, long_a, 512)
     (a1, b1), (b2, a2) = option_logprobs(random_model, [prompt, swapped], [" A", " B"])
     assert verdict.margin == pytest.approx(((a1 - b1) + (a2 - b2)) / 2, abs=1e-5)
+
+
+class CountingTokenizer:
+    """A tokenizer that counts how often each text is encoded, and otherwise is the one it wraps."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.encoded = Counter()
+
+    def __call__(self, text, **kwargs):
+        self.encoded.update([text] if isinstance(text, str) else text)
+        return self.inner(text, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_each_pair_prompt_is_tokenised_once_and_quietly(random_model, critic, caplog):
+    """compare() measures its prompts with the ids it scores; only a pair cut to fit is encoded again."""
+    from stage1kit.loader import LoadedModel
+
+    long_query = PairQuery("Compare these.", " ".join(f"alpha{n}" for n in range(400)), "Short.")
+    queries = [*QUERIES, long_query]
+    tokenizer = CountingTokenizer(copy.deepcopy(random_model.tokenizer))  # its too-long warning not yet spent
+    transformers_log = logging.getLogger("transformers")  # does not propagate to caplog's root handler
+    transformers_log.addHandler(caplog.handler)
+    try:
+        verdicts = critic.compare(LoadedModel(random_model.model, tokenizer), queries)
+    finally:
+        transformers_log.removeHandler(caplog.handler)
+    assert "Token indices sequence length" not in caplog.text
+    assert verdicts == critic.compare(random_model, queries)
+    for q in queries:
+        for first, second in ((q.response_a, q.response_b), (q.response_b, q.response_a)):
+            assert tokenizer.encoded[critic.pair_prompt(q.instruction, first, second)] == 1
+    fitted = critic._fitted_pair_prompt(random_model.tokenizer, long_query.instruction, long_query.response_a, "Short.", 512)
+    assert tokenizer.encoded[fitted] == 1

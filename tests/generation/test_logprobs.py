@@ -109,10 +109,10 @@ HEADER = "Below are requests, each followed by an answer from a careful and help
 @pytest.mark.parametrize("side", ["left", "right"])
 @pytest.mark.parametrize("batch_size", [1, 3, 16])
 def test_a_shared_prompt_header_is_run_once_and_scores_the_same(random_model, side, batch_size):
-    from stage1kit.logprobs import _encode_prompts, _shared_prefix_length
+    from stage1kit.logprobs import _shared_prefix_length, encode_prompts
 
     prompts = [HEADER + p for p in PROMPTS]
-    rows = _encode_prompts(random_model.tokenizer, prompts)
+    rows = encode_prompts(random_model.tokenizer, prompts)
     assert _shared_prefix_length(rows, [[[0]]] * len(rows)) >= 16  # long enough to be shared
     expected = [reference(random_model, p, c) for p, c in zip(prompts, CONTINUATIONS)]
     shared = continuation_logprobs(random_model, prompts, CONTINUATIONS, ScoringConfig(batch_size=batch_size, padding_side=side))
@@ -144,3 +144,18 @@ def test_a_row_longer_than_the_model_is_refused_by_name(random_model):
     long_prompt = "word " * 600  # the tiny model has 512 positions
     with pytest.raises(ContextLengthError, match=r"row 1 has \d+ tokens but the model handles at most 512"):
         continuation_logprobs(random_model, ["short", long_prompt], [" a", " b"])
+
+
+def test_prompts_encoded_by_the_caller_are_scored_as_given(random_model):
+    """A caller that measured its prompts hands their ids on; the scores are those of the texts."""
+    from stage1kit.logprobs import encode_prompts
+
+    ids = encode_prompts(random_model.tokenizer, PROMPTS)
+    config = ScoringConfig(batch_size=2)
+    assert option_logprobs(random_model, PROMPTS, [" Yes", " No"], config, prompt_ids=ids) == option_logprobs(
+        random_model, PROMPTS, [" Yes", " No"], config
+    )
+    given = continuation_logprobs(random_model, PROMPTS, CONTINUATIONS, config, prompt_ids=ids)
+    assert given == continuation_logprobs(random_model, PROMPTS, CONTINUATIONS, config)
+    with pytest.raises(ValueError, match="5 prompts but 4 prompt_ids"):
+        option_logprobs(random_model, PROMPTS, [" A", " B"], prompt_ids=ids[:4])
