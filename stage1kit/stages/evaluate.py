@@ -25,6 +25,7 @@ from stage1kit.protocols import EvalContext
 from stage1kit.records import read_records
 from stage1kit.rundir import RunDir
 from stage1kit.stages import StageOutcome
+from stage1kit.stages.support import verdict_of
 
 if TYPE_CHECKING:
     from stage1kit.loader import LoadedModel
@@ -243,7 +244,7 @@ def run_evaluate_stage(
             + "; ".join(sections[n]["error"] for n in failed)
             + f". The report with the other sections is at {outputs[1]}."
         )
-    write_manifest(
+    manifest = write_manifest(
         "evaluate",
         run.eval_dir,
         inputs=evaluate_inputs(run),
@@ -261,6 +262,7 @@ def run_evaluate_stage(
         seconds=time.perf_counter() - started,
         outputs=[run.eval_dir],
         stats=_headline(sections),
+        verdict=verdict_of(manifest),
     )
 
 

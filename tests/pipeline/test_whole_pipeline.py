@@ -37,6 +37,8 @@ def test_whole_pipeline_runs_and_a_rerun_skips_everything(config_path):
     assert all(isinstance(r["provenance"]["round"], int) for name in ("sft", "dpo") for r in read_records(run / f"{name}.jsonl"))
 
     assert verify_manifest(run / "eval" / "manifest.json") == []
+    [evaluate_row] = [line for line in result.output.splitlines() if line.startswith("│ evaluate ")]
+    assert "eval/" in evaluate_row and "pass" in evaluate_row  # the report's manifest gives a verdict
     again = CliRunner().invoke(cli, ["run", str(config_path), "--quiet"])
     assert again.exit_code == 0, again.output
     assert again.output.count("up to date (manifest matches inputs and config); skipped") == 7
