@@ -127,14 +127,35 @@ class CleanModelLoader:
         self.dtype = dtype
         self.device = device
         self.trust_remote_code = trust_remote_code
+        self.allow_remote_code = allow_remote_code
         self.adapter = str(adapter) if adapter is not None else None
         self.trainable = trainable
         self.local_files_only = Path(self.model_name).is_dir() if local_files_only is None else local_files_only
 
     # ------------------------------------------------------------------ loading
 
-    def load(self) -> LoadedModel:
-        """Load tokenizer and model, neutralise templates, run the sentinel checks."""
+    def with_options(self, **options: Any) -> "CleanModelLoader":
+        """A loader for the same model with some keywords changed (the constructor's keywords)."""
+        current = {
+            "revision": self.revision,
+            "dtype": self.dtype,
+            "device": self.device,
+            "trust_remote_code": self.trust_remote_code,
+            "allow_remote_code": self.allow_remote_code,
+            "adapter": self.adapter,
+            "trainable": self.trainable,
+            "local_files_only": self.local_files_only,
+        }
+        return CleanModelLoader(self.model_name, **(current | options))
+
+    def load(self, **options: Any) -> LoadedModel:
+        """Load tokenizer and model, neutralise templates, run the sentinel checks.
+
+        Keywords (``revision``, ``dtype``, ``device``, ``trust_remote_code``, ...) override the
+        constructor's for this load only.
+        """
+        if options:
+            return self.with_options(**options).load()
         tokenizer, template_sources = self.load_tokenizer_with_sources()
         model = self._load_model()
         if tokenizer.pad_token_id is not None:

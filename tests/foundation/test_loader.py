@@ -75,6 +75,15 @@ def test_dtype_is_applied_and_recorded(tiny_model_dir):
         CleanModelLoader(tiny_model_dir, dtype="float7").load()
 
 
+def test_load_keywords_override_the_constructor_for_one_load(tiny_model_dir):
+    loader = CleanModelLoader(tiny_model_dir)
+    assert loader.load(dtype="bfloat16").provenance["dtype"] == "bfloat16"
+    assert loader.load().provenance["dtype"] == "float32"  # the loader itself is unchanged
+    with pytest.raises(LoaderError, match="allow_remote_code=True"):
+        # stage1kit: allow[SK400] reason: the override goes through the same remote-code refusal
+        loader.load(trust_remote_code=True)
+
+
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(LoaderError, match="could not load a tokenizer"):
         CleanModelLoader(tmp_path / "nowhere", local_files_only=True).load()
