@@ -15,7 +15,7 @@ from stage1kit.protocols import InstructionGenerator
 from stage1kit.records import RecordWriter, read_records
 from stage1kit.rundir import RunDir
 from stage1kit.stages import StageOutcome
-from stage1kit.stages.support import StageConfigError, progress_bar, stage_config, verdict_of
+from stage1kit.stages.support import create_generator, progress_bar, stage_config, verdict_of
 
 if TYPE_CHECKING:
     from stage1kit.loader import LoadedModel
@@ -59,12 +59,7 @@ def run_instructions_stage(
     started = time.perf_counter()
     output = run_dir.dataset("instructions")
     critic = registry.create("critics", settings.critic, **settings.critic_settings)
-    generator = registry.create("generators", settings.generator, **settings.generator_settings)
-    if not isinstance(generator, InstructionGenerator) or getattr(generator, "stage", None) != "instructions":
-        raise StageConfigError(
-            f"generator '{settings.generator}' does not write instructions (its stage is "
-            f"{getattr(generator, 'stage', '?')!r}); name an instruction generator, see `stage1kit plugins`"
-        )
+    generator = create_generator(registry, settings.generator, settings.generator_settings, InstructionGenerator, "instructions")
     with RecordWriter(output) as sink:
         existing = read_records(output)
         with progress_bar("instructions", settings.target, len(existing), show=show_progress) as advance:

@@ -15,7 +15,7 @@ from stage1kit.protocols import ResponseGenerator
 from stage1kit.records import RecordWriter, read_records
 from stage1kit.rundir import RunDir
 from stage1kit.stages import StageOutcome
-from stage1kit.stages.support import StageConfigError, progress_bar, read_input, stage_config, verdict_of
+from stage1kit.stages.support import create_generator, progress_bar, read_input, stage_config, verdict_of
 
 if TYPE_CHECKING:
     from stage1kit.loader import LoadedModel
@@ -54,12 +54,7 @@ def run_responses_stage(
     source = run_dir.dataset("instructions")
     instructions = read_input(source, ("id", "instruction"), "instructions")
     output = run_dir.dataset("responses")
-    generator = registry.create("generators", settings.generator, **settings.generator_settings)
-    if not isinstance(generator, ResponseGenerator) or getattr(generator, "stage", None) != "responses":
-        raise StageConfigError(
-            f"generator '{settings.generator}' does not write responses (its stage is "
-            f"{getattr(generator, 'stage', '?')!r}); name a response generator, see `stage1kit plugins`"
-        )
+    generator = create_generator(registry, settings.generator, settings.generator_settings, ResponseGenerator, "responses")
     with RecordWriter(output) as sink:
         done = {r.get("instruction_id") for r in read_records(output)}
         already = sum(r["id"] in done for r in instructions)

@@ -31,6 +31,21 @@ def progress_bar(description: str, total: int, completed: int = 0, *, show: bool
         yield lambda n=1: bar.advance(task, n)
 
 
+def create_generator(registry: Any, name: str, settings: dict[str, Any], protocol: type, stage: str) -> Any:
+    """The generator plugin ``name``, checked to be one that writes ``stage`` records.
+
+    Generators of both stages share one plugin kind, so naming the wrong one is a config mistake
+    the stage must catch before it samples anything.
+    """
+    generator = registry.create("generators", name, **settings)
+    if not isinstance(generator, protocol) or getattr(generator, "stage", None) != stage:
+        raise StageConfigError(
+            f"generator '{name}' does not write {stage} (its stage is {getattr(generator, 'stage', '?')!r}); "
+            f"name a generator whose stage is '{stage}', see `stage1kit plugins`"
+        )
+    return generator
+
+
 def read_input(path: Path, fields: Sequence[str], producer: str) -> list[dict[str, Any]]:
     """Records of an upstream stage, each checked for ``fields``; errors say how to make them."""
     if not path.is_file():
