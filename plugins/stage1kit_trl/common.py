@@ -52,6 +52,15 @@ def use_bf16(settings: TrainingSettings) -> bool:
     return settings.bf16
 
 
+def checkpointing_keyword() -> str:
+    """transformers 5 renamed ``gradient_checkpointing`` to ``activation_checkpointing`` (the old
+    name warns on every run); use whichever the installed TrainingArguments has."""
+    from transformers import TrainingArguments
+
+    names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
+
 def training_arguments(settings: TrainingSettings, output_dir: Path) -> dict[str, Any]:
     """Keyword arguments every TRL config here gets; they behave the same under ``accelerate launch``."""
     return {
@@ -67,7 +76,7 @@ def training_arguments(settings: TrainingSettings, output_dir: Path) -> dict[str
         "report_to": settings.report_to,
         "seed": settings.seed,
         "data_seed": settings.seed,
-        "gradient_checkpointing": settings.gradient_checkpointing,
+        checkpointing_keyword(): settings.gradient_checkpointing,
         "bf16": use_bf16(settings),
         "use_cpu": not torch.cuda.is_available(),
         "dataloader_num_workers": 0,
