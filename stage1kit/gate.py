@@ -214,7 +214,7 @@ def _check_requirements(report: GateReport, manifest: Mapping[str, Any], require
         "qc requirements",
         not unmet,
         _listing(unmet) if unmet else f"meets {', '.join(f'{k}={v:g}' for k, v in sorted(requirements.items())) or 'no requirements'}",
-        "generate more or better data (more rounds, larger k), or lower the trainer's requirements in [train.*]",
+        "generate more or better data (more rounds, larger k), or lower the trainer's requirements ([train.*] requirements, or --require KEY=VALUE / --min-records)",
     )
 
 
