@@ -12,7 +12,6 @@ plugin modules the stage will run; a finding stops the run before any model is l
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -201,49 +200,24 @@ class Pipeline:
         )
 
     def _discard_stale(self, stage: str) -> None:
-        """Remove outputs that cannot be resumed, so the stage starts afresh.
+        """Remove outputs whose manifest no longer matches, so the stage starts afresh.
 
-        A finished output whose manifest no longer matches is stale. So is an interrupted one (no
-        manifest yet) whose in-progress marker says it was started with another config or other
-        inputs: resuming it would mix records of two runs. An interrupted output without a marker
-        (written by a stage command outside the pipeline) is resumed as it is.
+        (Partial outputs of an interrupted run are the stage's own business: it resumes them only
+        when they were started with the same config and inputs, see :func:`stage1kit.resume.start_output`.)
         """
+        from stage1kit.resume import progress_marker
         from stage1kit.rundir import manifest_path_for
 
         for name in STAGE_FILES[stage].outputs:
             output = _path(self.run_dir, name)
-            manifest, marker = manifest_path_for(output), _progress_marker(output)
-            interrupted_elsewhere = not manifest.exists() and marker.exists() and _read_marker(marker) != self._start_key(stage)
-            if manifest.exists() or interrupted_elsewhere:
+            manifest = manifest_path_for(output)
+            if manifest.exists():
                 if output.is_dir():
-                    shutil.rmtree(output, ignore_errors=True)
+                    shutil.rmtree(output)
                 else:
                     output.unlink(missing_ok=True)
-                    manifest.unlink(missing_ok=True)
-                marker.unlink(missing_ok=True)
-
-    def _start_key(self, stage: str) -> dict[str, Any]:
-        """What an interrupted output must have been started with to be resumed: config and inputs."""
-        from stage1kit.hashing import file_sha256
-        from stage1kit.manifest import config_hash
-
-        inputs = [_path(self.run_dir, name) for name in STAGE_FILES[stage].inputs]
-        return {
-            "config_hash": config_hash(stage_config(self.config, stage)),
-            "inputs": {p.name: file_sha256(p) for p in inputs if p.is_file()},
-        }
-
-    def _mark_started(self, stage: str) -> None:
-        from stage1kit.records import atomic_write_text
-
-        for name in STAGE_FILES[stage].outputs:
-            output = _path(self.run_dir, name)
-            if output.suffix == ".jsonl":  # folders (training, evaluation) are rebuilt whole anyway
-                atomic_write_text(_progress_marker(output), json.dumps(self._start_key(stage), sort_keys=True))
-
-    def _mark_finished(self, stage: str) -> None:
-        for name in STAGE_FILES[stage].outputs:
-            _progress_marker(_path(self.run_dir, name)).unlink(missing_ok=True)
+                    manifest.unlink()
+                    progress_marker(output).unlink(missing_ok=True)
 
     # ------------------------------------------------------------- running
 
@@ -258,9 +232,7 @@ class Pipeline:
                 audit = self._audit(stage)
                 self.echo(f"[{stage}] running")
                 started = time.perf_counter()
-                self._mark_started(stage)
                 outcome = self._run_stage(stage, audit)
-                self._mark_finished(stage)
                 outcome.seconds = time.perf_counter() - started
             self.outcomes.append(outcome)
         return self.outcomes
@@ -362,18 +334,6 @@ class Pipeline:
                 config=stage_config(self.config, stage), **common,
             )
         raise PipelineError(f"unknown stage '{stage}'")
-
-
-def _progress_marker(output: Path) -> Path:
-    """``x.jsonl`` -> ``x.in-progress.json``: how a stage writing ``x.jsonl`` was started."""
-    return output.with_name(output.stem + ".in-progress.json")
-
-
-def _read_marker(marker: Path) -> Any:
-    try:
-        return json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None  # unreadable: treat as started differently
 
 
 def _is_adapter(folder: Path) -> bool:

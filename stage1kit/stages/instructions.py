@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from stage1kit.protocols import InstructionGenerator
 from stage1kit.records import RecordWriter, read_records
+from stage1kit.resume import finish_output, start_output
 from stage1kit.rundir import RunDir
 from stage1kit.stages import StageOutcome
 from stage1kit.stages.support import create_generator, progress_bar, stage_config, verdict_of
@@ -60,6 +61,8 @@ def run_instructions_stage(
     output = run_dir.dataset("instructions")
     critic = registry.create("critics", settings.critic, **settings.critic_settings)
     generator = create_generator(registry, settings.generator, settings.generator_settings, InstructionGenerator, "instructions")
+    config = config if config is not None else stage_config("instructions", settings, loaded)
+    start_output(output, config=config, inputs=())
     with RecordWriter(output) as sink:
         existing = read_records(output)
         with progress_bar("instructions", settings.target, len(existing), show=show_progress) as advance:
@@ -71,7 +74,7 @@ def run_instructions_stage(
     manifest = write_manifest(
         "instructions",
         output,
-        config=config if config is not None else stage_config("instructions", settings, loaded),
+        config=config,
         model=loaded.provenance,
         plugins={"generator": generator.describe(), "critic": critic.describe()},
         qc=qc,
@@ -79,6 +82,7 @@ def run_instructions_stage(
         audit=audit,
         text_fields=("instruction",),
     )
+    finish_output(output)
     return StageOutcome(
         stage="instructions",
         records_out=len(records),

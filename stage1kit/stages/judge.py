@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from stage1kit.pairs import distribution
 from stage1kit.ranking import RankingConfig, rank_candidates
 from stage1kit.records import RecordWriter, read_records
-from stage1kit.resume import resume_batches
+from stage1kit.resume import finish_output, resume_batches, start_output
 from stage1kit.rundir import RunDir
 from stage1kit.stages import StageOutcome
 from stage1kit.stages.support import model_provenance, progress_bar, read_input, stage_config, verdict_of
@@ -59,6 +59,8 @@ def run_judge_stage(
     critic = registry.create("critics", settings.critic, **settings.critic_settings)
     ranking_config = RankingConfig(round_robin_max_k=settings.round_robin_max_k, finalists=settings.finalists)
     described = critic.describe()
+    config = config if config is not None else stage_config("judge", settings, loaded)
+    start_output(output, config=config, inputs=(source,))
     with RecordWriter(output) as sink:
         done = {r.get("instruction_id") for r in read_records(output)}
         already = sum(r["instruction_id"] in done for r in responses)
@@ -76,7 +78,7 @@ def run_judge_stage(
         "judge",
         output,
         inputs=(source,),
-        config=config if config is not None else stage_config("judge", settings, loaded),
+        config=config,
         model=loaded.provenance,
         plugins={"critic": described},
         qc=qc,
@@ -84,6 +86,7 @@ def run_judge_stage(
         audit=audit,
         text_fields=("instruction", "candidates"),
     )
+    finish_output(output)
     return StageOutcome(
         stage="judge",
         records_in=len(responses),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from stage1kit.protocols import ResponseGenerator
 from stage1kit.records import RecordWriter, read_records
+from stage1kit.resume import finish_output, start_output
 from stage1kit.rundir import RunDir
 from stage1kit.stages import StageOutcome
 from stage1kit.stages.support import create_generator, progress_bar, read_input, stage_config, verdict_of
@@ -55,6 +56,8 @@ def run_responses_stage(
     instructions = read_input(source, ("id", "instruction"), "instructions")
     output = run_dir.dataset("responses")
     generator = create_generator(registry, settings.generator, settings.generator_settings, ResponseGenerator, "responses")
+    config = config if config is not None else stage_config("responses", settings, loaded)
+    start_output(output, config=config, inputs=(source,))
     with RecordWriter(output) as sink:
         done = {r.get("instruction_id") for r in read_records(output)}
         already = sum(r["id"] in done for r in instructions)
@@ -66,7 +69,7 @@ def run_responses_stage(
         "responses",
         output,
         inputs=(source,),
-        config=config if config is not None else stage_config("responses", settings, loaded),
+        config=config,
         model=loaded.provenance,
         plugins={"generator": generator.describe()},
         qc=qc,
@@ -74,6 +77,7 @@ def run_responses_stage(
         audit=audit,
         text_fields=("instruction", "candidates"),
     )
+    finish_output(output)
     return StageOutcome(
         stage="responses",
         records_in=len(instructions),
