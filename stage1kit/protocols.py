@@ -123,7 +123,13 @@ class InstructionGenerator(Protocol):
         existing: Sequence[dict[str, Any]] = (),
         progress: Progress | None = None,
     ) -> GenerationStats:
-        """``existing`` holds records already written by an interrupted run (resume without duplicates)."""
+        """Write accepted instructions to ``sink`` until ``target`` are accepted (or rounds run out).
+
+        ``existing`` holds records an interrupted run already wrote, in order. Resume without
+        duplicates and, for equal output, replay from the same state: the built-in generator seeds
+        each round by its number and plays the last, possibly cut-short, round again, writing only
+        the records it had not written.
+        """
         ...
 
     def describe(self) -> dict[str, Any]: ...
