@@ -8,7 +8,7 @@ import pytest
 
 from stage1kit.loader import CleanModelLoader
 from stage1kit.plugins import load_registry, reset_registry
-from stage1kit.testing import build_tiny_model, make_plugin_distribution
+from stage1kit.testing import make_plugin_distribution
 
 #: A deterministic critic for tests: it prefers the longer answer (in words), and calls a verdict
 #: order-dependent when the lengths are within two words. Registered through a real distribution.
@@ -44,8 +44,9 @@ def register_critics(register):
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("data-tiny") / "model", seed=0)
+def tiny_model(tiny_model_dir) -> Path:
+    """The session's tiny checkpoint (tests/conftest.py), shared with the other test packages."""
+    return tiny_model_dir
 
 
 @pytest.fixture(scope="session")

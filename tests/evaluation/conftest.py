@@ -8,20 +8,10 @@ from stage1kit.loader import CleanModelLoader
 from stage1kit.testing import build_tiny_model
 
 
-@pytest.fixture(scope="session", autouse=True)
-def one_torch_thread():
-    """Tiny models on a shared 2-core machine: a second thread only adds contention (60x slower here)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="session")
-def eval_base_dir(tmp_path_factory):
-    return build_tiny_model(tmp_path_factory.mktemp("eval-base") / "model", seed=0)
+def eval_base_dir(tiny_model_dir):
+    """The session's tiny checkpoint (tests/conftest.py), built once for every test package."""
+    return tiny_model_dir
 
 
 @pytest.fixture(scope="session")

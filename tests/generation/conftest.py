@@ -7,21 +7,10 @@ import pytest
 from stage1kit.testing import build_tiny_model
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _one_thread():
-    """Two shared cores: one intra-op thread avoids oversubscription that makes tiny models 10x slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="session")
-def random_model_dir(tmp_path_factory):
-    """Random weights: exact-arithmetic tests and honest rejection of gibberish."""
-    return build_tiny_model(tmp_path_factory.mktemp("gen-random") / "model", seed=0)
+def random_model_dir(tiny_model_dir):
+    """Random weights (the session's tiny checkpoint): exact-arithmetic tests and honest rejection of gibberish."""
+    return tiny_model_dir
 
 
 @pytest.fixture(scope="session")
