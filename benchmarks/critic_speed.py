@@ -12,16 +12,9 @@ CUDA when available. ``python benchmarks/critic_speed.py [--pairs 192] [--model 
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-from pathlib import Path
 
-
-def _sync(device) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from bench_model import add_model_options, load_model, sync
 
 
 def best_times(fns: dict, device, repeats: int) -> dict:
@@ -29,13 +22,13 @@ def best_times(fns: dict, device, repeats: int) -> dict:
     within each repeat so that load from other processes on a shared machine hits them alike."""
     for fn in fns.values():
         fn()
-    _sync(device)
+    sync(device)
     best = {name: float("inf") for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             start = time.perf_counter()
             fn()
-            _sync(device)
+            sync(device)
             best[name] = min(best[name], time.perf_counter() - start)
     return best
 
@@ -107,26 +100,18 @@ def run_bare(loaded, prefix, batches) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="checkpoint folder (default: build the tiny model)")
+    add_model_options(parser)
     parser.add_argument("--pairs", type=int, default=192)
     parser.add_argument("--naive-pairs", type=int, default=32, help="pairs timed for the slow naive baseline")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
     args = parser.parse_args()
 
     import torch
 
-    from stage1kit.loader import CleanModelLoader
     from stage1kit.plugins import get_registry
-    from stage1kit.testing import build_tiny_model
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    with tempfile.TemporaryDirectory() as tmp:
-        model_path = args.model or build_tiny_model(Path(tmp) / "tiny", seed=0)
-        loaded = CleanModelLoader(model_path, device=device).load()
+    loaded, model_path = load_model(args)
     critic = get_registry().create("critics", "logprob", batch_size=args.batch_size)
     queries = workload(args.pairs)
     same_work = bare_batches(loaded, critic, queries, share_prefix=True)

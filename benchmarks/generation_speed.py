@@ -13,9 +13,9 @@ CUDA when available. ``python benchmarks/generation_speed.py [--instructions 32]
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-from pathlib import Path
+
+from bench_model import add_model_options, load_model, sync
 
 
 class CountingSink:
@@ -26,37 +26,22 @@ class CountingSink:
         self.records += 1
 
 
-def _sync(device) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="checkpoint folder (default: build the tiny model)")
+    add_model_options(parser)
     parser.add_argument("--instructions", type=int, default=32)
     parser.add_argument("-k", type=int, default=4)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=8, help="instructions per generate call")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
     args = parser.parse_args()
 
     import torch
 
-    from stage1kit.loader import CleanModelLoader
     from stage1kit.plugins import get_registry
-    from stage1kit.testing import build_tiny_model
     from stage1kit.sampling import _generated_lengths, left_padded
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    with tempfile.TemporaryDirectory() as tmp:
-        model_path = args.model or build_tiny_model(Path(tmp) / "tiny", seed=0, pretrain_steps=0)
-        loaded = CleanModelLoader(model_path, device=device).load()
+    loaded, model_path = load_model(args, pretrain_steps=0)
     generator = get_registry().create(
         "generators", "best-of-n", batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, temperature=0.8, top_p=0.95
     )
@@ -94,10 +79,10 @@ def main() -> None:
         best = {name: 0.0 for name in fns}
         for _ in range(args.repeats):
             for name, fn in fns.items():
-                _sync(loaded.device)
+                sync(loaded.device)
                 start = time.perf_counter()
                 tokens = fn()
-                _sync(loaded.device)
+                sync(loaded.device)
                 best[name] = max(best[name], tokens / (time.perf_counter() - start))
         return best
 
