@@ -18,23 +18,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from stage1kit.chat_markers import CHAT_MARKERS, TURN_END_MARKERS
+from stage1kit.encoding import encode_data
+from stage1kit.errors import Stage1kitError
 from stage1kit.hashing import file_sha256
 
-#: Markers of the common chat formats; none may encode to a special token.
-CHAT_MARKERS = (
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|start_header_id|>",
-    "<|end_header_id|>",
-    "<|eot_id|>",
-    "[INST]",
-    "[/INST]",
-    "<start_of_turn>",
-    "<end_of_turn>",
-    "<|user|>",
-    "<|assistant|>",
-    "<|system|>",
-)
+__all__ = ["CHAT_MARKERS", "CleanModelLoader", "FamilyReport", "LoadedModel", "LoaderError", "check_sentinels"]
+
 SENTINEL_TEXT = "Sentinel check: plain text, numbers 12345, punctuation (!?), and a new line.\nDone."
 CONFIG_FILES = ("config.json", "generation_config.json")
 TOKENIZER_FILES = (
@@ -48,7 +38,7 @@ TOKENIZER_FILES = (
 TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
 
 
-class LoaderError(RuntimeError):
+class LoaderError(Stage1kitError, RuntimeError):
     """A model or tokenizer could not be loaded clean."""
 
 
@@ -92,6 +82,50 @@ def _library_versions() -> dict[str, str]:
         except PackageNotFoundError:
             continue
     return versions
+
+
+@dataclass(frozen=True)
+class FamilyReport:
+    """The family facts of a model, from its config and tokenizer (no weights): what ``doctor`` shows."""
+
+    model_id: str
+    architecture: str
+    bos_token: str | None
+    bos_prepended: bool
+    eos_token: str | None
+    pad_token: str | None
+    pad_is_eos: bool
+    stop_tokens: tuple[str, ...]
+    chat_special_tokens: tuple[str, ...]
+    templates_ignored: tuple[str, ...]
+    context_length: int | None
+
+    def fits(self, tokens: int) -> bool:
+        """Whether sequences of ``tokens`` fit the positions the model was built for (unknown: yes)."""
+        return self.context_length is None or tokens <= self.context_length
+
+    def lines(self) -> list[str]:
+        """The report as short ``name: value`` lines for a terminal."""
+        bos = f"{self.bos_token!r} prepended to every prompt" if self.bos_prepended else "none added (the family adds no BOS)"
+        pad = f"{self.pad_token!r}" + (" (= EOS; the loader pads with EOS)" if self.pad_is_eos else "")
+        return [
+            f"model: {self.model_id} ({self.architecture})",
+            f"BOS: {bos}",
+            f"EOS: {self.eos_token!r}; pad: {pad}",
+            f"generation stops on: {', '.join(map(repr, self.stop_tokens)) or 'nothing (no EOS!)'}",
+            f"chat special tokens in the vocabulary (data text can never encode to them): "
+            f"{', '.join(self.chat_special_tokens) or 'none'}",
+            f"chat templates found and ignored: {', '.join(self.templates_ignored) or 'none'}",
+            f"context length: {self.context_length if self.context_length is not None else 'not stated in config.json'}",
+        ]
+
+
+def _config_context_length(config: Any) -> int | None:
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
 
 
 class CleanModelLoader:
@@ -166,6 +200,42 @@ class CleanModelLoader:
     def load_tokenizer(self) -> Any:
         """Only the tokenizer (cheap), cleaned and checked the same way."""
         return self.load_tokenizer_with_sources()[0]
+
+    def inspect(self) -> "FamilyReport":
+        """What a user needs to know about this model before a run, without loading its weights.
+
+        Opens the config and the tokenizer exactly as :meth:`load` does (templates stripped, sentinel
+        checks run), so a model the loader would refuse raises the same :class:`LoaderError` here.
+        """
+        tokenizer, sources = self.load_tokenizer_with_sources()
+        config = self._load_config()
+        pad = tokenizer.pad_token
+        return FamilyReport(
+            model_id=self.model_name,
+            architecture=", ".join(getattr(config, "architectures", None) or [type(config).__name__]),
+            bos_token=tokenizer.bos_token,
+            bos_prepended=bool(_bos_prefix(tokenizer)),
+            eos_token=tokenizer.eos_token,
+            pad_token=pad,
+            pad_is_eos=pad == tokenizer.eos_token,
+            stop_tokens=tuple(stop_tokens(tokenizer).values()),
+            chat_special_tokens=tuple(chat_special_tokens(tokenizer)),
+            templates_ignored=tuple(sources),
+            context_length=_config_context_length(config),
+        )
+
+    def _load_config(self) -> Any:
+        from transformers import AutoConfig
+
+        try:
+            return AutoConfig.from_pretrained(
+                self.model_name,
+                revision=self.revision,
+                trust_remote_code=self.trust_remote_code,
+                local_files_only=self.local_files_only,
+            )
+        except (OSError, ValueError) as exc:
+            raise LoaderError(f"could not read a model config (config.json) from '{self.model_name}': {exc}") from exc
 
     def load_tokenizer_with_sources(self) -> tuple[Any, list[str]]:
         from transformers import AutoTokenizer
@@ -267,9 +337,12 @@ class CleanModelLoader:
                 "state": "disabled",
                 "found_and_ignored": template_sources,
             },
-            "bos": {"id": tokenizer.bos_token_id, "token": tokenizer.bos_token},
+            "bos": {"id": tokenizer.bos_token_id, "token": tokenizer.bos_token, "prepended": bool(_bos_prefix(tokenizer))},
             "eos": {"id": tokenizer.eos_token_id, "token": tokenizer.eos_token},
             "pad": {"id": tokenizer.pad_token_id, "token": tokenizer.pad_token, "side": "left"},
+            # Held is fine, encoded from data is not: the sentinel check proved data text cannot reach them.
+            "chat_special_tokens": chat_special_tokens(tokenizer),
+            "stop_tokens": {token: token_id for token_id, token in stop_tokens(tokenizer).items()},
             "trust_remote_code": self.trust_remote_code,
             "config_sha256": self._file_hashes(CONFIG_FILES),
             "tokenizer_sha256": self._file_hashes(TOKENIZER_FILES),
@@ -290,31 +363,88 @@ def _torch_dtype(name: str) -> Any:
     return value
 
 
-def check_sentinels(tokenizer: Any) -> None:
-    """Fail unless plain text encodes with no special tokens beyond the model's BOS/EOS policy.
+def special_ids(tokenizer: Any) -> set[int]:
+    """Every id the tokenizer treats as special: its named specials and every added special token."""
+    ids = set(tokenizer.all_special_ids)
+    ids |= {i for i, token in tokenizer.added_tokens_decoder.items() if token.special}
+    return ids
 
-    Two probes: a plain sentinel sentence must encode to ordinary tokens (plus BOS/EOS where the
-    tokenizer adds them), and no chat marker may encode to a special token, since then any prompt
-    text containing it would reach the model as a chat-turn boundary.
+
+def chat_special_tokens(tokenizer: Any) -> dict[str, int]:
+    """The chat markers this vocabulary holds as single tokens (marker -> id), for provenance.
+
+    Holding them is not the danger (Llama 3, Qwen, Gemma, Mistral v0.3, OLMo-2 and SmolLM2 base
+    vocabularies all do); encoding data text to them is, and :func:`check_sentinels` proves it cannot.
     """
-    allowed = {tokenizer.bos_token_id, tokenizer.eos_token_id} - {None}
-    special = set(tokenizer.all_special_ids)
-    ids = tokenizer(SENTINEL_TEXT)["input_ids"]
-    unexpected = [tokenizer.convert_ids_to_tokens(i) for i in ids if i in special and i not in allowed]
+    added = tokenizer.get_added_vocab()
+    return {marker: added[marker] for marker in CHAT_MARKERS if marker in added}
+
+
+def stop_tokens(tokenizer: Any) -> dict[int, str]:
+    """Ids that end generation (id -> token): EOS and the family's turn-ending tokens.
+
+    A base model that has seen chat data in pretraining (Qwen, SmolLM2, OLMo-2) writes
+    ``<|im_end|>`` when an answer is done and goes on with the next turn; stopping there keeps the
+    next turn out of the candidate.
+    """
+    stops: dict[int, str] = {}
+    if tokenizer.eos_token_id is not None:
+        stops[tokenizer.eos_token_id] = tokenizer.eos_token
+    added = tokenizer.get_added_vocab()
+    for marker in TURN_END_MARKERS:
+        if marker in added:
+            stops.setdefault(added[marker], marker)
+    return stops
+
+
+def _bos_prefix(tokenizer: Any) -> list[int]:
+    """The ids the post-processor puts before every text (the family's BOS policy)."""
+    with_specials = encode_data(tokenizer, [SENTINEL_TEXT], bos=True)[0]
+    plain = encode_data(tokenizer, [SENTINEL_TEXT], bos=False)[0]
+    if len(with_specials) < len(plain) or with_specials[len(with_specials) - len(plain) :] != plain:
+        added = tokenizer.convert_ids_to_tokens(with_specials[len(plain) :] if with_specials[: len(plain)] == plain else with_specials)
+        raise LoaderError(
+            f"sentinel check failed: the tokenizer's post-processor adds {added} after the text, so every "
+            "prompt would end in them (add_eos_token on?). Use the base tokenizer as released, or set "
+            "add_eos_token false in tokenizer_config.json."
+        )
+    return with_specials[: len(with_specials) - len(plain)]
+
+
+def check_sentinels(tokenizer: Any) -> None:
+    """Fail unless data text encodes, through :func:`stage1kit.encoding.encode_data`, to no special token.
+
+    Three probes on the loaded tokenizer. (1) The post-processor may add the BOS, and nothing else,
+    before a text: a tokenizer that injects a chat marker (or anything else) into every encoding is
+    refused. (2) A plain sentence encodes to ordinary tokens. (3) Every chat marker and every special
+    token string of the vocabulary, written inside data text, encodes to ordinary pieces: a vocabulary
+    may hold ``<|im_end|>``, data text may never become it.
+    """
+    special = special_ids(tokenizer)
+    prefix = _bos_prefix(tokenizer)
+    injected = [t for t in prefix if t != tokenizer.bos_token_id]
+    if injected or len(prefix) > 1:
+        raise LoaderError(
+            "sentinel check failed: the tokenizer's post-processor injects "
+            f"{tokenizer.convert_ids_to_tokens(prefix)} into every encoding, where at most its BOS "
+            f"({tokenizer.bos_token!r}) belongs. Remove that template from tokenizer.json's post_processor."
+        )
+    plain = encode_data(tokenizer, [SENTINEL_TEXT], bos=False)[0]
+    unexpected = sorted({tokenizer.convert_ids_to_tokens(i) for i in plain if i in special})
     if unexpected:
-        raise LoaderError(f"sentinel check failed: plain text encoded with extra special tokens {unexpected}")
-    bos_eos = {tokenizer.bos_token, tokenizer.eos_token}
+        raise LoaderError(f"sentinel check failed: plain text encoded with special tokens {unexpected}")
+    markers = tuple(CHAT_MARKERS) + tuple(sorted(t for t in tokenizer.get_added_vocab() if t not in CHAT_MARKERS))
+    probes = [f"Data {marker} text" for marker in markers]
+    marker_ids = set(chat_special_tokens(tokenizer).values())
     found = []
-    for marker in CHAT_MARKERS:
-        if marker in bos_eos:
-            continue
-        for token_id in tokenizer(marker, add_special_tokens=False)["input_ids"]:
-            token = tokenizer.convert_ids_to_tokens(token_id)
-            added = tokenizer.added_tokens_decoder.get(token_id)
-            if token_id in special or (added is not None and added.special):
-                found.append(f"{marker!r} -> special token {token!r} (id {token_id})")
+    for marker, ids in zip(markers, encode_data(tokenizer, probes, bos=False)):
+        bad = [i for i in ids if i in special or i in marker_ids]
+        if bad:
+            found.append(f"{marker!r} -> {tokenizer.convert_ids_to_tokens(bad)}")
     if found:
         raise LoaderError(
-            "sentinel check failed: chat markers encode to special tokens, so prompt text could "
-            "open a chat turn: " + "; ".join(found) + ". Use a base checkpoint without chat tokens."
+            "sentinel check failed: data text containing these strings encodes to special tokens even with "
+            "special-token parsing off, so a prompt could open a chat turn: " + "; ".join(found[:10]) + ". "
+            "The tokenizer holds them as added tokens not marked special; mark them \"special\": true in "
+            "tokenizer.json's added_tokens."
         )

@@ -15,7 +15,9 @@ def test_plain_checkpoint_loads_with_provenance(tiny_model_dir):
     prov = loaded.provenance
     assert loaded.tokenizer.chat_template is None
     assert prov["chat_template"] == {"state": "disabled", "found_and_ignored": []}
-    assert prov["bos"] == {"id": loaded.tokenizer.bos_token_id, "token": "<s>"}
+    assert prov["bos"] == {"id": loaded.tokenizer.bos_token_id, "token": "<s>", "prepended": True}
+    assert prov["chat_special_tokens"] == {}
+    assert prov["stop_tokens"] == {"</s>": loaded.tokenizer.eos_token_id}
     assert prov["eos"]["token"] == "</s>"
     assert set(prov["config_sha256"]) >= {"config.json"}
     assert set(prov["tokenizer_sha256"]) >= {"tokenizer.json", "tokenizer_config.json"}
@@ -42,11 +44,49 @@ def test_missing_pad_token_becomes_eos_with_left_padding(tiny_model_dir):
     assert tokenizer.padding_side == "left"
 
 
-def test_chat_marker_as_special_token_fails_loading(tiny_model_dir, tmp_path):
+def test_chat_marker_in_the_vocabulary_loads_and_is_recorded(tiny_model_dir, tmp_path):
+    """A base vocabulary may hold a marker (Llama 3 does); data text still cannot reach it."""
     doctored = tmp_path / "doctored"
     shutil.copytree(tiny_model_dir, doctored)
     add_special_marker(doctored, "<|start_header_id|>")
-    with pytest.raises(LoaderError, match=r"<\|start_header_id\|>.*special token"):
+    loaded = CleanModelLoader(doctored).load()
+    marker_id = loaded.tokenizer.convert_tokens_to_ids("<|start_header_id|>")
+    assert loaded.provenance["chat_special_tokens"] == {"<|start_header_id|>": marker_id}
+    from stage1kit.encoding import encode_data
+
+    assert marker_id not in encode_data(loaded.tokenizer, ["x <|start_header_id|>user"], bos=True)[0]
+
+
+def test_post_processor_injecting_a_marker_is_refused(tiny_model_dir, tmp_path):
+    doctored = tmp_path / "injecting"
+    shutil.copytree(tiny_model_dir, doctored)
+    add_special_marker(doctored, "<|im_start|>")
+    data = json.loads((doctored / "tokenizer.json").read_text())
+    marker_id = data["added_tokens"][-1]["id"]
+    data["post_processor"] = {
+        "type": "TemplateProcessing",
+        "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"SpecialToken": {"id": "<|im_start|>", "type_id": 0}},
+                   {"Sequence": {"id": "A", "type_id": 0}}],
+        "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+        "special_tokens": {
+            "<s>": {"id": "<s>", "ids": [data["added_tokens"][0]["id"]], "tokens": ["<s>"]},
+            "<|im_start|>": {"id": "<|im_start|>", "ids": [marker_id], "tokens": ["<|im_start|>"]},
+        },
+    }
+    (doctored / "tokenizer.json").write_text(json.dumps(data))
+    with pytest.raises(LoaderError, match=r"injects .*<\|im_start\|>.* into every encoding"):
+        CleanModelLoader(doctored).load_tokenizer()
+
+
+def test_marker_as_a_non_special_added_token_is_refused(tiny_model_dir, tmp_path):
+    """split_special_tokens leaves non-special added tokens whole, so such a marker would get through."""
+    doctored = tmp_path / "non-special"
+    shutil.copytree(tiny_model_dir, doctored)
+    add_special_marker(doctored, "<|im_end|>")
+    data = json.loads((doctored / "tokenizer.json").read_text())
+    data["added_tokens"][-1]["special"] = False
+    (doctored / "tokenizer.json").write_text(json.dumps(data))
+    with pytest.raises(LoaderError, match=r"'<\|im_end\|>' -> \['<\|im_end\|>'\].*\"special\": true"):
         CleanModelLoader(doctored).load_tokenizer()
 
 
