@@ -2,8 +2,16 @@
 
 Prompts are sorted by token length and cut into batches (length bucketing keeps left padding
 small); each batch is one ``generate`` call with ``num_return_sequences`` so the samples of one
-prompt share its prefill. Stop strings end a sample early and are cut from the text; a sample that
-used all ``max_new_tokens`` without an EOS or a stop string is flagged ``hit_limit``.
+prompt share its prefill. Prompts are encoded with :func:`stage1kit.encoding.encode_data`, so marker
+text inside a few-shot example or an instruction reaches the model as ordinary pieces.
+
+Generation stops at EOS and at the family's turn-ending tokens (``<|im_end|>``, ``<|eot_id|>``,
+``<end_of_turn>``, ...; :func:`stage1kit.loader.stop_tokens`), and each completion records which one
+ended it. Any other special token a base model writes (``<|im_start|>`` opening the next turn) cuts
+the completion there and is recorded in ``cut_at_special``: text is never decoded with special tokens
+skipped, which would glue ``Paris.<|im_end|>\n<|im_start|>user`` into ``Paris.user``. Stop strings
+end a sample early and are cut from the text; a sample that used all ``max_new_tokens`` without any
+of these is flagged ``hit_limit``.
 """
 
 from __future__ import annotations
@@ -11,6 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from stage1kit.encoding import encode_data
+from stage1kit.loader import special_ids, stop_tokens
 
 if TYPE_CHECKING:  # torch loads when sampling runs, so plugins that import this stay light
     import torch
@@ -30,13 +41,24 @@ class SamplingSettings:
     min_new_tokens: int = 0
 
 
+#: ``Completion.stopped_by`` when a stop string ended the sample, and when nothing did.
+STOP_STRING, LENGTH = "stop string", "length"
+
+
 @dataclass(frozen=True)
 class Completion:
-    """One sampled continuation, cut at the first stop string."""
+    """One sampled continuation, cut at the first stop token, special token or stop string.
+
+    ``stopped_by`` names what ended it: a stop token (``"</s>"``, ``"<|im_end|>"``), the special token
+    it was cut at, :data:`STOP_STRING` or :data:`LENGTH`. ``cut_at_special`` is set when a special
+    token that is not a stop token (``"<|im_start|>"``) appeared: the text ends just before it.
+    """
 
     text: str
     hit_limit: bool
     num_tokens: int
+    stopped_by: str = LENGTH
+    cut_at_special: str | None = None
 
 
 def cut_at_stops(text: str, stops: Sequence[str]) -> tuple[str, bool]:
@@ -56,8 +78,7 @@ def sample(
     """``result[i]`` holds ``num_return_sequences`` completions of ``prompts[i]``."""
     import torch
 
-    tokenizer = loaded.tokenizer
-    encoded = tokenizer(list(prompts), add_special_tokens=True)["input_ids"]
+    encoded = encode_data(loaded.tokenizer, prompts, bos=True)
     order = sorted(range(len(prompts)), key=lambda i: (-len(encoded[i]), i))
     results: list[list[Completion]] = [[] for _ in prompts]
     devices = [loaded.device] if loaded.device.type == "cuda" else []
@@ -78,7 +99,7 @@ def generation_kwargs(loaded: "LoadedModel", settings: SamplingSettings, num_ret
         "max_new_tokens": settings.max_new_tokens,
         "num_return_sequences": num_return_sequences,
         "pad_token_id": tokenizer.pad_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
+        "eos_token_id": list(stop_tokens(tokenizer)),
     }
     if settings.min_new_tokens:
         kwargs["min_new_tokens"] = settings.min_new_tokens
@@ -115,27 +136,33 @@ def generate_batch(
         input_ids=ids, attention_mask=mask, **generation_kwargs(loaded, settings, num_return_sequences)
     )
     new = output[:, ids.shape[1] :].cpu()
-    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
-    ended = (new == eos).any(dim=1).tolist() if eos is not None else [False] * len(new)
-    lengths = _generated_lengths(new, eos, pad)
-    texts = tokenizer.batch_decode(new, skip_special_tokens=True)
+    stops = stop_tokens(tokenizer)
+    ends = first_end(new, set(stops), special_ids(tokenizer))
+    kept = [row[:end].tolist() if end is not None else row.tolist() for row, end in zip(new, ends)]
+    # Nothing special is left in ``kept`` (each row ends before its first special token), so nothing
+    # is skipped: what is decoded is exactly what the model wrote.
+    texts = tokenizer.batch_decode(kept, skip_special_tokens=False)
     completions = []
-    for text, done, length in zip(texts, ended, lengths):
-        clean, stopped = cut_at_stops(text, settings.stop)
-        hit_limit = not done and not stopped and length >= settings.max_new_tokens
-        completions.append(Completion(clean, hit_limit, length))
+    for text, row, end in zip(texts, new.tolist(), ends):
+        clean, by_string = cut_at_stops(text, settings.stop)
+        length = end + 1 if end is not None else len(row)
+        token = tokenizer.convert_ids_to_tokens(row[end]) if end is not None else None
+        cut = token if end is not None and row[end] not in stops else None
+        stopped_by = STOP_STRING if by_string else (token or LENGTH)
+        hit_limit = end is None and not by_string and length >= settings.max_new_tokens
+        completions.append(Completion(clean, hit_limit, length, stopped_by, cut))
     return completions
 
 
-def _generated_lengths(new: "torch.Tensor", eos: int | None, pad: int | None) -> list[int]:
-    """Tokens each sample produced: up to and including its EOS, and never the padding after it."""
+def first_end(new: "torch.Tensor", stops: set[int], special: set[int]) -> list[int | None]:
+    """Per row, the index of the first stop token or other special token (None: the row has neither).
+
+    Padding after a finished row comes after its stop token, so it is never reached.
+    """
     import torch
 
-    width = new.shape[1]
-    if pad is not None and pad != eos:
-        return (new != pad).sum(dim=1).tolist()
-    if eos is None:
-        return [width] * new.shape[0]
-    is_eos = new == eos
-    first = torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1) + 1, torch.full((new.shape[0],), width))
-    return first.tolist()
+    watched = torch.tensor(sorted(stops | special), dtype=new.dtype)
+    hits = torch.isin(new, watched)
+    found = hits.any(dim=1)
+    first = hits.int().argmax(dim=1)
+    return [int(i) if f else None for i, f in zip(first.tolist(), found.tolist())]

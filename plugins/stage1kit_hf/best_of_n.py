@@ -3,7 +3,10 @@
 Instructions are processed in batches; one ``generate`` call per batch samples all k answers of
 every prompt in it (``num_return_sequences``, so the k samples share the prompt's prefill). Answers
 stop at the next ``Query:``; answers cut off at ``max_new_tokens`` are flagged, and empty or
-duplicate candidates are counted (and kept, so ``candidates`` always has k entries).
+duplicate candidates are counted (and kept, so ``candidates`` always has k entries). Each record
+says what ended every candidate (``stopped_by``: EOS, a turn-ending token such as ``<|im_end|>``, the
+stop string, or the length limit); a candidate cut at a chat special token the model wrote is marked
+in ``cut_at_special`` and counted as ``chat_token`` in the stats.
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ class BestOfNGenerator:
                 stats.reject("empty", empty)
                 stats.reject("duplicate", duplicates)
                 stats.reject("truncated", sum(truncated))
+                stats.reject("chat_token", sum(c.cut_at_special is not None for c in completions))
                 sink.write(
                     {
                         "id": response_id(record["id"]),
@@ -105,6 +109,8 @@ class BestOfNGenerator:
                         "instruction": record["instruction"],
                         "candidates": candidates,
                         "truncated": truncated,
+                        "stopped_by": [c.stopped_by for c in completions],
+                        "cut_at_special": [c.cut_at_special for c in completions],
                         "provenance": {
                             "plugin": self.name,
                             "plugin_package": PLUGIN,
