@@ -8,7 +8,10 @@ Two questions, both answered from a loaded causal LM's next-token distributions:
 
 Rows are sorted by length and cut into batches bounded by ``batch_size`` and
 ``max_tokens_per_batch`` (length bucketing keeps padding small), scored, and returned in the
-caller's order. Prompts are encoded in one batched tokenizer call, or not at all when the caller
+caller's order. Every text is encoded with :func:`stage1kit.encoding.encode_data` (special-token
+strings in data split into ordinary pieces); a continuation is tokenised together with its prompt
+(:func:`stage1kit.encoding.encode_pairs`), the rule the trainers train by. Prompts for option
+scoring are encoded in one batched tokenizer call, or not at all when the caller
 already encoded them (to measure them) and passes the ids on as ``prompt_ids``. Tokens that every
 row of a call starts with (a judge's few-shot header) are run once and their key/value cache
 reused by every batch, so each row costs only its own tokens. Left padding (the default) aligns
@@ -33,6 +36,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
+
+from stage1kit.encoding import EncodedPair, encode_data, encode_pairs
 
 if TYPE_CHECKING:
     from stage1kit.loader import LoadedModel
@@ -112,11 +117,11 @@ def _encode_after(tokenizer: Any, context: str | None, options: Sequence[str]) -
     """Option ids as they tokenise after ``context`` (SentencePiece merges a leading space into the
     word, byte-level BPE does not); standalone when no context is given or the context's own tokens
     change once an option follows it."""
-    alone = [tuple(x) for x in tokenizer(list(options), add_special_tokens=False)["input_ids"]]
+    alone = [tuple(x) for x in encode_data(tokenizer, options, bos=False)]
     if not context:
         return alone
-    head = tokenizer(context, add_special_tokens=False)["input_ids"]
-    joined = tokenizer([context + o for o in options], add_special_tokens=False)["input_ids"]
+    head = encode_data(tokenizer, [context], bos=False)[0]
+    joined = encode_data(tokenizer, [context + o for o in options], bos=False)
     if all(j[: len(head)] == head and len(j) > len(head) for j in joined):
         return [tuple(j[len(head) :]) for j in joined]
     return alone
@@ -155,14 +160,14 @@ def option_tokens(tokenizer: Any, options: Sequence[str], context: str | None = 
 
 
 def encode_prompts(tokenizer: Any, prompts: Sequence[str]) -> list[list[int]]:
-    """Prompt ids as the scoring functions use them: one batched call, with special tokens (BOS).
+    """Prompt ids as the scoring functions use them: one batched call, BOS by the family's policy.
 
     Callers that must measure their prompts first (to fit them to the model's context) encode them
     here once and hand the ids on as ``prompt_ids``. ``verbose=False``: a prompt longer than the
     tokenizer's ``model_max_length`` is the caller's to fit, or :class:`ContextLengthError`'s to
     report, so transformers' own warning would only be noise.
     """
-    return [list(x) for x in tokenizer(list(prompts), add_special_tokens=True, verbose=False)["input_ids"]]
+    return encode_data(tokenizer, prompts, bos=True)
 
 
 def _given_or_encoded(tokenizer: Any, prompts: Sequence[str], prompt_ids: Sequence[Sequence[int]] | None) -> list[list[int]]:
@@ -179,27 +184,29 @@ def continuation_logprobs(
     continuations: Sequence[str],
     config: ScoringConfig | None = None,
     *,
-    prompt_ids: Sequence[Sequence[int]] | None = None,
+    eos: bool = False,
 ) -> list[ContinuationScore]:
     """log P(continuation | prompt) for each pair, batched and length-bucketed.
 
-    The prompt is encoded with the tokenizer's special tokens (BOS where it adds one), the
-    continuation without, and the two id lists are concatenated. ``prompt_ids``, when given, are
-    the prompts already encoded that way (:func:`encode_prompts`) and are used as they are.
+    Prompt and continuation are tokenised together (:func:`stage1kit.encoding.encode_pairs`) and
+    exactly the tokens after the prompt are scored: the tokens a trainer would train on, so a
+    SentencePiece tokenizer scores ``▁Paris``, not a lone ``▁`` the model never sees. ``eos=True``
+    scores the closing EOS as well (as training does).
     """
-    if len(prompts) != len(continuations):
-        raise ValueError(f"{len(prompts)} prompts but {len(continuations)} continuations; pass one each")
-    tokenizer = loaded.tokenizer
-    prompt_ids = _given_or_encoded(tokenizer, prompts, prompt_ids)
-    cont_ids = [list(x) for x in tokenizer(list(continuations), add_special_tokens=False)["input_ids"]]
+    pairs = encode_pairs(loaded.tokenizer, prompts, continuations, eos=eos)
+    return score_pairs(loaded, pairs, config)
+
+
+def score_pairs(loaded: "LoadedModel", pairs: Sequence[EncodedPair], config: ScoringConfig | None = None) -> list[ContinuationScore]:
+    """Score the completion tokens of already encoded pairs (see :func:`continuation_logprobs`)."""
     rows, targets, owners = [], [], []
-    for index, (p, c) in enumerate(zip(prompt_ids, cont_ids)):
-        if c:
-            rows.append(p + c[:-1])
-            targets.append([[t] for t in c])
+    for index, pair in enumerate(pairs):
+        if pair.completion_ids:
+            rows.append(list(pair.prompt_ids + pair.completion_ids[:-1]))
+            targets.append([[t] for t in pair.completion_ids])
             owners.append(index)
     gathered = score_rows(loaded, rows, targets, config)
-    results = [ContinuationScore(0.0, 0, ())] * len(prompts)
+    results = [ContinuationScore(0.0, 0, ())] * len(pairs)
     for index, values in zip(owners, gathered):
         per_token = tuple(v[0] for v in values)
         results[index] = ContinuationScore(float(sum(per_token)), len(per_token), per_token)

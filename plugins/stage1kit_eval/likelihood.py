@@ -2,9 +2,10 @@
 
 SFT training raises the likelihood of the completions it sees; on completions it did not see, the
 change says whether the model learned the answer format and content or only memorised. Each record's
-prompt is encoded with the tokenizer's special tokens (BOS), its completion without, plus EOS when
-``include_eos`` (TRL appends EOS to every completion, so stopping is part of what was trained).
-Only completion tokens are scored, with the shared batched primitive ``stage1kit.logprobs``.
+prompt and completion are tokenised together and split by the trainers' rule
+(:func:`stage1kit.encoding.encode_pairs`), plus EOS when ``include_eos`` (the trainers close every
+completion with one, so stopping is part of what was trained): exactly the tokens training saw are
+scored, with the shared batched primitive ``stage1kit.logprobs``.
 """
 
 from __future__ import annotations
@@ -32,17 +33,6 @@ class CompletionScore:
         return self.logprob / self.num_tokens if self.num_tokens else 0.0
 
 
-def completion_token_ids(
-    tokenizer: Any, prompts: Sequence[str], completions: Sequence[str], include_eos: bool
-) -> tuple[list[list[int]], list[list[int]]]:
-    """Prompt ids (with special tokens) and completion ids (without, plus EOS if asked)."""
-    prompt_ids = [list(x) for x in tokenizer(list(prompts), add_special_tokens=True)["input_ids"]]
-    completion_ids = [list(x) for x in tokenizer(list(completions), add_special_tokens=False)["input_ids"]]
-    if include_eos and tokenizer.eos_token_id is not None:
-        completion_ids = [c + [tokenizer.eos_token_id] for c in completion_ids]
-    return prompt_ids, completion_ids
-
-
 def score_completions(
     loaded: "LoadedModel",
     records: Sequence[dict[str, Any]],
@@ -52,22 +42,13 @@ def score_completions(
     max_tokens_per_batch: int = 16384,
 ) -> list[CompletionScore]:
     """log P(completion | prompt) of each ``{"prompt", "completion"}`` record, batched."""
-    from stage1kit.logprobs import ScoringConfig, score_rows
+    from stage1kit.logprobs import ScoringConfig, continuation_logprobs
 
+    config = ScoringConfig(batch_size=batch_size, max_tokens_per_batch=max_tokens_per_batch)
     prompts = [r["prompt"] for r in records]
     completions = [r["completion"] for r in records]
-    prompt_ids, completion_ids = completion_token_ids(loaded.tokenizer, prompts, completions, include_eos)
-    rows, targets, owners = [], [], []
-    for index, (p, c) in enumerate(zip(prompt_ids, completion_ids)):
-        if c:
-            rows.append(p + c[:-1])
-            targets.append([[t] for t in c])
-            owners.append(index)
-    config = ScoringConfig(batch_size=batch_size, max_tokens_per_batch=max_tokens_per_batch)
-    scores = [CompletionScore(0.0, 0)] * len(records)
-    for index, values in zip(owners, score_rows(loaded, rows, targets, config)):
-        scores[index] = CompletionScore(float(sum(v[0] for v in values)), len(values))
-    return scores
+    scores = continuation_logprobs(loaded, prompts, completions, config, eos=include_eos)
+    return [CompletionScore(s.logprob, s.num_tokens) for s in scores]
 
 
 def summarise_scores(scores: Sequence[CompletionScore]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stage1kit.encoding import encode_data
 from stage1kit.loader import LoadedModel
 from stage1kit.logprobs import ScoringConfig, context_length, encode_prompts, option_logprobs, option_tokens
 from stage1kit.protocols import PairQuery, PairVerdict
@@ -160,14 +161,15 @@ _ELLIPSIS_TOKENS = 4
 
 
 def _token_count(tokenizer: Any, text: str) -> int:
-    return len(tokenizer(text, add_special_tokens=True)["input_ids"])
+    return len(encode_data(tokenizer, [text], bos=True)[0])
 
 
 def _token_head(tokenizer: Any, text: str, tokens: int) -> str:
-    ids = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]  # long answers are why we cut
+    ids = encode_data(tokenizer, [text], bos=False)[0]  # long answers are why we cut
     if len(ids) <= tokens:
         return text
-    return tokenizer.decode(ids[:tokens], skip_special_tokens=True).rstrip() + " ..."
+    # encode_data made no special tokens, so none are skipped: the head is the answer's own text
+    return tokenizer.decode(ids[:tokens], skip_special_tokens=False).rstrip() + " ..."
 
 
 def _cue(prompt: str) -> str:

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from stage1kit.chat_markers import find_markers
+from stage1kit.encoding import encode_data
 from stage1kit.gate import TrainingDataError
-from stage1kit.loader import CHAT_MARKERS
+from stage1kit.loader import special_ids
 
 
 class BatchCheckError(TrainingDataError):
@@ -31,17 +33,18 @@ def _row_problems(
     problems = []
     eos, bos = tokenizer.eos_token_id, tokenizer.bos_token_id
     allowed = {eos, bos} - {None}
-    odd = sorted({i for i in ids if i in set(tokenizer.all_special_ids) and i not in allowed})
+    special = special_ids(tokenizer)
+    odd = sorted({i for i in ids if i in special and i not in allowed})
     if odd:
         problems.append(f"{where}: special tokens {tokenizer.convert_ids_to_tokens(odd)} in the inputs")
     text = tokenizer.decode(ids, skip_special_tokens=False)
-    markers = [m for m in CHAT_MARKERS if m in text]
+    markers = find_markers(text)
     if markers:
         problems.append(f"{where}: chat markers {markers} in the tokenized inputs")
     if not any(supervised):
         return problems + [f"{where}: no completion tokens carry the loss (prompt alone fills max_length?)"]
     start = supervised.index(True)
-    prompt_ids = tokenizer(prompt)["input_ids"]
+    prompt_ids = encode_data(tokenizer, [prompt], bos=True)[0]
     if ids[:start] != prompt_ids:
         problems.append(
             f"{where}: the loss starts at token {start} but the tokenized prompt has {len(prompt_ids)} tokens "

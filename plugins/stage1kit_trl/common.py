@@ -122,14 +122,25 @@ def is_peft(model: Any) -> bool:
     return isinstance(model, PeftModel)
 
 
-def load_text_dataset(path: Path, columns: tuple[str, ...]) -> Any:
-    """The dataset's text columns only: metadata (provenance dicts, margins) has no place in TRL's maps."""
+def load_text_dataset(path: Path, columns: tuple[str, ...], tokenizer: Any) -> Any:
+    """The dataset's text columns, plus their token ids by stage1kit's one rule (``tokenized.py``).
+
+    Metadata (provenance dicts, margins) has no place in TRL's maps. The text columns stay beside
+    the ids so the first-batch checks can compare them.
+    """
     from datasets import Dataset
+
+    from stage1kit_trl.tokenized import dpo_columns, sft_columns
 
     records = read_records(path)
     if not records:
         raise ValueError(f"{path}: no records to train on")
-    return Dataset.from_list([{column: record[column] for column in columns} for record in records])
+    data = {column: [record[column] for record in records] for column in columns}
+    if "completion" in data:
+        data.update(sft_columns(tokenizer, data["prompt"], data["completion"]))
+    else:
+        data.update(dpo_columns(tokenizer, data["prompt"], data["chosen"], data["rejected"]))
+    return Dataset.from_dict(data)
 
 
 def final_metrics(trainer: Any, train_output: Any) -> dict[str, Any]:

@@ -8,6 +8,10 @@ handled the PEFT way, as TRL 1.16 does it, with no second model in memory:
 - ``merge_sft``: the SFT adapter is merged into the base, a fresh LoRA trains on top and the
   reference is that model with the adapter disabled; the output is a whole merged checkpoint.
 - full fine-tuning: reference log-probs are precomputed from the starting model before training.
+
+Rows arrive tokenised by stage1kit's one rule (``tokenized.py``); :func:`trainer_class` replaces
+TRL's text preparation (which appends EOS as text and parses special tokens in the data) with one
+that keeps those ids and applies TRL's own length filter.
 """
 
 from __future__ import annotations
@@ -55,8 +59,9 @@ class TrlDPOTrainer:
 
     def build(self, model: Any, dataset_path: Path, output_dir: Path) -> Any:
         """The configured TRL ``DPOTrainer`` (exposed so tests and users can inspect it)."""
-        from trl import DPOConfig, DPOTrainer
+        from trl import DPOConfig
 
+        DPOTrainer = trainer_class()
         policy, peft_config = self._policy(model)
         args = DPOConfig(
             **common.training_arguments(self.settings, output_dir),
@@ -67,7 +72,7 @@ class TrlDPOTrainer:
             return DPOTrainer(
                 model=policy,
                 args=args,
-                train_dataset=common.load_text_dataset(dataset_path, DPO_COLUMNS),
+                train_dataset=common.load_text_dataset(dataset_path, DPO_COLUMNS, model.tokenizer),
                 processing_class=model.tokenizer,
                 peft_config=peft_config,
             )
@@ -91,3 +96,24 @@ class TrlDPOTrainer:
             adapter = common.is_peft(trained)
         common.write_trainer_state(trainer, output_dir)
         return TrainResult(output_dir=output_dir, metrics=common.final_metrics(trainer, result), adapter=adapter)
+
+
+def trainer_class() -> type:
+    """TRL's ``DPOTrainer`` preparing datasets that are already tokenised (``prompt_ids``, ...).
+
+    TRL 1.16 has no switch for pre-tokenised text DPO data, so its ``_prepare_dataset`` is replaced;
+    the first-batch checks (``batch_checks.py``) catch any drift in what TRL later does with the ids.
+    """
+    from trl import DPOTrainer
+
+    class TokenizedDPOTrainer(DPOTrainer):
+        def _prepare_dataset(self, dataset: Any, processing_class: Any, args: Any, dataset_name: str) -> Any:
+            missing = {"prompt_ids", "chosen_ids", "rejected_ids"} - set(dataset.column_names)
+            if missing:
+                raise ValueError(f"{dataset_name} dataset lacks {sorted(missing)}: build it with common.load_text_dataset")
+            if args.max_length is not None and args.truncation_mode == "keep_start":
+                # TRL's own rule: a prompt that fills max_length leaves no completion token to learn from
+                return dataset.filter(lambda row: len(row["prompt_ids"]) < args.max_length)
+            return dataset
+
+    return TokenizedDPOTrainer

@@ -1,8 +1,10 @@
 """The ``trl-sft`` trainer: TRL's SFTTrainer on prompt/completion records, completion-only loss.
 
 The engine hands over the model and tokenizer from CleanModelLoader; nothing here loads a model.
-Records are plain strings, so TRL tokenizes ``prompt`` and ``prompt + completion`` as text, appends
-one EOS and masks the prompt out of the loss. The first batch is checked before the first step.
+Records are plain strings, tokenised by stage1kit's one rule (``tokenized.py``: data text split into
+ordinary pieces, one EOS appended by id) and handed to TRL as ``input_ids`` + ``completion_mask``, so
+TRL masks the prompt out of the loss without tokenising anything itself. The first batch is checked
+before the first step.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class TrlSFTTrainer:
             return SFTTrainer(
                 model=model.model,
                 args=args,
-                train_dataset=common.load_text_dataset(dataset_path, SFT_COLUMNS),
+                train_dataset=common.load_text_dataset(dataset_path, SFT_COLUMNS, model.tokenizer),
                 processing_class=model.tokenizer,
                 peft_config=peft_config,
             )

@@ -155,7 +155,5 @@ def test_prompts_encoded_by_the_caller_are_scored_as_given(random_model):
     assert option_logprobs(random_model, PROMPTS, [" Yes", " No"], config, prompt_ids=ids) == option_logprobs(
         random_model, PROMPTS, [" Yes", " No"], config
     )
-    given = continuation_logprobs(random_model, PROMPTS, CONTINUATIONS, config, prompt_ids=ids)
-    assert given == continuation_logprobs(random_model, PROMPTS, CONTINUATIONS, config)
     with pytest.raises(ValueError, match="5 prompts but 4 prompt_ids"):
         option_logprobs(random_model, PROMPTS, [" A", " B"], prompt_ids=ids[:4])
