@@ -52,14 +52,16 @@ def build_tiny_tokenizer(corpus: list[str] | None = None, vocab_size: int = 512)
     return PreTrainedTokenizerFast(tokenizer_object=core, bos_token=BOS, eos_token=EOS, model_max_length=512)
 
 
-def _pretrain(model, tokenizer, corpus: list[str], steps: int, seed: int) -> None:
-    """Fit the tiny model to the corpus (full-batch AdamW) so it writes word-like text."""
+def pretrain(model, tokenizer, corpus: list[str], steps: int, seed: int) -> None:
+    """Fit a tiny model to the corpus (full-batch AdamW) so it writes word-like text, closing with EOS."""
     import torch
 
+    from stage1kit.encoding import encode_data
+
     torch.manual_seed(seed)
-    ids = [tokenizer(line + EOS, add_special_tokens=True)["input_ids"] for line in corpus]
+    ids = [seq + [tokenizer.eos_token_id] for seq in encode_data(tokenizer, corpus, bos=True)]
     width = max(map(len, ids))
-    batch = torch.full((len(ids), width), tokenizer.convert_tokens_to_ids(EOS))
+    batch = torch.full((len(ids), width), tokenizer.eos_token_id)
     mask = torch.zeros_like(batch)
     for row, seq in enumerate(ids):
         batch[row, : len(seq)] = torch.tensor(seq)
@@ -112,7 +114,7 @@ def build_tiny_model(
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     if pretrain_steps:
-        _pretrain(model, tokenizer, corpus, pretrain_steps, seed)
+        pretrain(model, tokenizer, corpus, pretrain_steps, seed)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     if chat_template is not None:

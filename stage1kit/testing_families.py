@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stage1kit.testing import tiny_corpus
+from stage1kit.testing import pretrain, tiny_corpus
 
 CHATML = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}"
@@ -510,11 +510,21 @@ def _tiny_model(fam: Family, vocab: int, tokenizer: Any, hidden: int, layers: in
     raise ValueError(f"family {fam.name}: unknown architecture {fam.architecture!r}")
 
 
-def build_family_model(fam: Family | str, path: str | Path, seed: int = 0, *, hidden_size: int = 64, num_layers: int = 2) -> Path:
+def build_family_model(
+    fam: Family | str,
+    path: str | Path,
+    seed: int = 0,
+    *,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    pretrain_steps: int = 0,
+) -> Path:
     """Write a tiny checkpoint of ``fam`` (its architecture, tokenizer layout and template) to ``path``.
 
     Deterministic for a given ``seed``. The template ships where the family ships it
     (``tokenizer_config.json`` or ``chat_template.jinja``), so the loader must strip it.
+    ``pretrain_steps`` fits the model to the built-in corpus so it writes word-like text (a whole
+    pipeline run needs instructions its filters accept).
     """
     import torch
 
@@ -524,6 +534,8 @@ def build_family_model(fam: Family | str, path: str | Path, seed: int = 0, *, hi
     tokenizer = build_family_tokenizer(fam)
     torch.manual_seed(seed)
     model = _tiny_model(fam, len(tokenizer), tokenizer, hidden_size, num_layers)
+    if pretrain_steps:
+        pretrain(model, tokenizer, tiny_corpus(), pretrain_steps, seed)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     _write_family_config(out, fam)

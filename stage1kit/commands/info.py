@@ -87,6 +87,24 @@ def audit_status(config: Any, registry: Any) -> tuple[str, str | None]:
     return f"audit: clean ({where}{len(modules)} plugin package(s), {summary['files_checked']} file(s))", None
 
 
+def model_status(config: Any) -> tuple[list[str], list[str]]:
+    """(facts, problems) of the configured model: its config and tokenizer opened through the loader
+    (no weights), so a model the loader would refuse is reported here, before any stage runs."""
+    from stage1kit.loader import CleanModelLoader, LoaderError
+
+    model = config.model
+    try:
+        loader = CleanModelLoader(config.model_id, revision=model.revision, trust_remote_code=model.trust_remote_code,
+                                  allow_remote_code=model.allow_remote_code)
+        report = loader.inspect()
+    except LoaderError as exc:
+        return [], [f"model {config.model_id}: {exc}"]
+    lengths = [(name, (config.raw.get("train", {}).get(name) or {}).get("max_length")) for name in ("sft", "dpo")]
+    too_long = [f"[train.{name}] max_length = {n} exceeds the model's context length {report.context_length}"
+                for name, n in lengths if isinstance(n, int) and not report.fits(n)]
+    return [f"model {line}" if i else line for i, line in enumerate(report.lines())], too_long
+
+
 @click.command("doctor")
 @click.argument("config", required=False, type=click.Path(dir_okay=False))
 def doctor_command(config: str | None) -> None:
@@ -108,6 +126,9 @@ def doctor_command(config: str | None) -> None:
         if loaded_config is not None and not config_issues:
             audit_fact, audit_issue = audit_status(loaded_config, registry)
             (facts if audit_issue is None else problems).append(audit_fact if audit_issue is None else audit_issue)
+            model_facts, model_issues = model_status(loaded_config)
+            facts += model_facts
+            problems += model_issues
     for fact in facts:
         click.echo(f"  ok  {fact}")
     for problem in problems:
