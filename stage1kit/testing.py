@@ -52,7 +52,7 @@ def build_tiny_tokenizer(corpus: list[str] | None = None, vocab_size: int = 512)
     return PreTrainedTokenizerFast(tokenizer_object=core, bos_token=BOS, eos_token=EOS, model_max_length=512)
 
 
-def pretrain(model, tokenizer, corpus: list[str], steps: int, seed: int) -> None:
+def pretrain(model, tokenizer, corpus: list[str], steps: int, seed: int, lr: float = 3e-3) -> None:
     """Fit a tiny model to the corpus (full-batch AdamW) so it writes word-like text, closing with EOS."""
     import torch
 
@@ -67,7 +67,7 @@ def pretrain(model, tokenizer, corpus: list[str], steps: int, seed: int) -> None
         batch[row, : len(seq)] = torch.tensor(seq)
         mask[row, : len(seq)] = 1
     labels = batch.masked_fill(mask == 0, -100)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
     for _ in range(steps):
         loss = model(input_ids=batch, attention_mask=mask, labels=labels).loss

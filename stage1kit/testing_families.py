@@ -423,7 +423,14 @@ def _train(fam: Family, lines: list[str], vocab_size: int) -> Any:
     vocab = {t: i for i, t in enumerate(leading + [f"<0x{b:02X}>" for b in range(256)] + pieces)}
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in data["model"]["merges"]]
     sp = Tokenizer(models.BPE(vocab=vocab, merges=merges, byte_fallback=True, unk_token=fam.unk, fuse_unk=True))
-    sp.pre_tokenizer = core.pre_tokenizer
+    if fam.style == "sentencepiece":
+        # Llama 2 / Mistral tokenizer.json: normalizer Prepend("▁") + Replace(" ", "▁"), no pre-tokenizer,
+        # so " Paris" alone becomes "▁▁Paris" (a lone ▁, then ▁Paris).
+        from tokenizers import normalizers
+
+        sp.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    else:
+        sp.pre_tokenizer = core.pre_tokenizer
     strip = [decoders.Strip(" ", 1, 0)] if fam.style == "sentencepiece" else []
     sp.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), *strip])
     from tokenizers import AddedToken
@@ -432,7 +439,7 @@ def _train(fam: Family, lines: list[str], vocab_size: int) -> Any:
     return sp
 
 
-def build_family_tokenizer(fam: Family, vocab_size: int = 400) -> Any:
+def build_family_tokenizer(fam: Family, vocab_size: int = 1000) -> Any:
     """A ``PreTrainedTokenizerFast`` with ``fam``'s layout (see :class:`Family`)."""
     from tokenizers import AddedToken, processors
     from transformers import PreTrainedTokenizerFast
@@ -535,7 +542,7 @@ def build_family_model(
     torch.manual_seed(seed)
     model = _tiny_model(fam, len(tokenizer), tokenizer, hidden_size, num_layers)
     if pretrain_steps:
-        pretrain(model, tokenizer, tiny_corpus(), pretrain_steps, seed)
+        pretrain(model, tokenizer, tiny_corpus(), pretrain_steps, seed, lr=1e-2)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     _write_family_config(out, fam)

@@ -7,7 +7,7 @@ from stage1kit.testing_families import FAMILIES, build_family_model
 FAMILY_NAMES = [f.name for f in FAMILIES]
 
 #: Enough fitting for word-like text, so self-instruct finds instructions its filters accept.
-PRETRAIN_STEPS = 40
+PRETRAIN_STEPS = 30
 
 
 @pytest.fixture(scope="session")
