@@ -146,6 +146,28 @@ def add_special_marker(path: str | Path, marker: str = "<|im_start|>") -> None:
     tok_path.write_text(json.dumps(data), encoding="utf-8")
 
 
+def inject_marker_post_processor(path: str | Path, marker: str = "<|im_start|>") -> None:
+    """Doctor a saved tokenizer so its post-processor puts ``marker`` after BOS in every encoding.
+
+    Such a tokenizer opens a chat turn whatever the text: the loader must refuse it.
+    """
+    add_special_marker(path, marker)
+    tok_path = Path(path) / "tokenizer.json"
+    data = json.loads(tok_path.read_text(encoding="utf-8"))
+    ids = {t["content"]: t["id"] for t in data["added_tokens"]}
+    data["post_processor"] = {
+        "type": "TemplateProcessing",
+        "single": [{"SpecialToken": {"id": BOS, "type_id": 0}}, {"SpecialToken": {"id": marker, "type_id": 0}},
+                   {"Sequence": {"id": "A", "type_id": 0}}],
+        "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+        "special_tokens": {
+            BOS: {"id": BOS, "ids": [ids[BOS]], "tokens": [BOS]},
+            marker: {"id": marker, "ids": [ids[marker]], "tokens": [marker]},
+        },
+    }
+    tok_path.write_text(json.dumps(data), encoding="utf-8")
+
+
 def make_plugin_distribution(
     root: str | Path,
     name: str,

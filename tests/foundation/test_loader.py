@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from stage1kit.loader import ChatTemplateDisabledError, CleanModelLoader, LoaderError
-from stage1kit.testing import add_special_marker, build_tiny_model
+from stage1kit.testing import add_special_marker, build_tiny_model, inject_marker_post_processor
 
 
 def test_plain_checkpoint_loads_with_provenance(tiny_model_dir):
@@ -60,20 +60,7 @@ def test_chat_marker_in_the_vocabulary_loads_and_is_recorded(tiny_model_dir, tmp
 def test_post_processor_injecting_a_marker_is_refused(tiny_model_dir, tmp_path):
     doctored = tmp_path / "injecting"
     shutil.copytree(tiny_model_dir, doctored)
-    add_special_marker(doctored, "<|im_start|>")
-    data = json.loads((doctored / "tokenizer.json").read_text())
-    marker_id = data["added_tokens"][-1]["id"]
-    data["post_processor"] = {
-        "type": "TemplateProcessing",
-        "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"SpecialToken": {"id": "<|im_start|>", "type_id": 0}},
-                   {"Sequence": {"id": "A", "type_id": 0}}],
-        "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
-        "special_tokens": {
-            "<s>": {"id": "<s>", "ids": [data["added_tokens"][0]["id"]], "tokens": ["<s>"]},
-            "<|im_start|>": {"id": "<|im_start|>", "ids": [marker_id], "tokens": ["<|im_start|>"]},
-        },
-    }
-    (doctored / "tokenizer.json").write_text(json.dumps(data))
+    inject_marker_post_processor(doctored, "<|im_start|>")
     with pytest.raises(LoaderError, match=r"injects .*<\|im_start\|>.* into every encoding"):
         CleanModelLoader(doctored).load_tokenizer()
 
