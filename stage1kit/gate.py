@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stage1kit.loader import CHAT_MARKERS
+from stage1kit.chat_markers import find_markers
 from stage1kit.hashing import file_sha256
 from stage1kit.manifest import qc_value
 from stage1kit.records import RecordError, iter_records
@@ -266,7 +266,7 @@ def _record_problems(dataset: Path) -> tuple[int | None, list[str], list[str], s
                 if not isinstance(value, str):
                     conversational.append(f"{where}: field '{name}' is a {type(value).__name__}, not a string")
                     value = json.dumps(value, ensure_ascii=False)
-                found = [marker for marker in CHAT_MARKERS if marker in value]
+                found = find_markers(value)
                 if found:
                     markers.append(f"{where}: field '{name}' contains {', '.join(found)}")
     except RecordError as exc:

@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from stage1kit.loader import CHAT_MARKERS
+from stage1kit.chat_markers import find_markers
 from stage1kit.hashing import file_sha256
 from stage1kit.records import RecordError, atomic_write_text, iter_records
 from stage1kit.rundir import manifest_path_for
@@ -143,7 +143,7 @@ class ContaminationScan:
         for field_path, value in _walk(record, ""):
             if isinstance(value, str):
                 self.strings_scanned += 1
-                hits = [marker for marker in CHAT_MARKERS if marker in value]
+                hits = find_markers(value)
                 for marker in hits:
                     self.markers[marker] = self.markers.get(marker, 0) + 1
                 if hits:

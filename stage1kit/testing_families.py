@@ -77,7 +77,7 @@ class Family:
     pad: str | None = None
     unk: str | None = None
     add_bos: bool = False
-    chat_template: str | None = None
+    shipped_template: str | None = None
     template_file: str = "tokenizer_config.json"
     turn_end: tuple[str, ...] = ()
     split_pattern: str | None = None
@@ -124,7 +124,7 @@ LLAMA3 = Family(
     bos="<|begin_of_text|>",
     eos="<|end_of_text|>",
     add_bos=True,
-    chat_template=LLAMA3_TEMPLATE,
+    shipped_template=LLAMA3_TEMPLATE,
     turn_end=("<|eot_id|>", "<|eom_id|>"),
 )
 
@@ -172,7 +172,7 @@ QWEN25 = Family(
     bos=None,
     eos="<|endoftext|>",
     pad="<|endoftext|>",
-    chat_template=CHATML,
+    shipped_template=CHATML,
     turn_end=("<|im_end|>",),
 )
 
@@ -192,7 +192,7 @@ QWEN3 = Family(
     bos=None,
     eos="<|endoftext|>",
     pad="<|endoftext|>",
-    chat_template=CHATML,
+    shipped_template=CHATML,
     turn_end=("<|im_end|>",),
 )
 
@@ -216,7 +216,7 @@ GEMMA2 = Family(
     pad="<pad>",
     unk="<unk>",
     add_bos=True,
-    chat_template=GEMMA_TEMPLATE,
+    shipped_template=GEMMA_TEMPLATE,
     turn_end=("<end_of_turn>",),
 )
 
@@ -239,7 +239,7 @@ GEMMA3 = Family(
     pad="<pad>",
     unk="<unk>",
     add_bos=True,
-    chat_template=GEMMA_TEMPLATE,
+    shipped_template=GEMMA_TEMPLATE,
     template_file="chat_template.jinja",
     turn_end=("<end_of_turn>",),
 )
@@ -266,7 +266,7 @@ SMOLLM2 = Family(
     bos="<|endoftext|>",
     eos="<|endoftext|>",
     unk="<|endoftext|>",
-    chat_template=CHATML,
+    shipped_template=CHATML,
     turn_end=("<|im_end|>",),
 )
 
@@ -289,7 +289,7 @@ MISTRAL03 = Family(
     eos="</s>",
     unk="<unk>",
     add_bos=True,
-    chat_template=MISTRAL_TEMPLATE,
+    shipped_template=MISTRAL_TEMPLATE,
     turn_end=("[/INST]",),
 )
 
@@ -312,7 +312,7 @@ OLMO2 = Family(
     bos="<|endoftext|>",
     eos="<|endoftext|>",
     pad="<|pad|>",
-    chat_template=CHATML,
+    shipped_template=CHATML,
     turn_end=("<|im_end|>",),
 )
 
@@ -554,8 +554,8 @@ def _write_family_config(out: Path, fam: Family) -> None:
     config_path = out / "tokenizer_config.json"
     config = json.loads(config_path.read_text(encoding="utf-8"))
     config.update(add_bos_token=fam.add_bos, add_eos_token=False)
-    if fam.chat_template is not None and fam.template_file == "tokenizer_config.json":
-        config["chat_template"] = fam.chat_template  # stage1kit: allow[SK200] reason: the family kit ships the family's template so the loader is tested stripping it
-    elif fam.chat_template is not None:
-        (out / fam.template_file).write_text(fam.chat_template, encoding="utf-8")
+    if fam.shipped_template is not None and fam.template_file == "tokenizer_config.json":
+        config["chat_template"] = fam.shipped_template  # stage1kit: allow[SK200] reason: the family kit ships the family's template so the loader is tested stripping it
+    elif fam.shipped_template is not None:
+        (out / fam.template_file).write_text(fam.shipped_template, encoding="utf-8")
     config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")

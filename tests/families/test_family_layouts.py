@@ -25,7 +25,7 @@ def test_family_loads_with_its_own_policy(name, family_dir):
     assert tok.pad_token == (fam.pad or fam.eos)  # the loader pads with EOS where the family has no pad
     assert set(prov["stop_tokens"]) == {fam.eos, *fam.turn_end}
     assert list(prov["chat_special_tokens"]) == [m for m in CHAT_MARKERS if m in fam.chat_special_tokens]
-    expected_templates = [fam.template_file] if fam.chat_template else []
+    expected_templates = [fam.template_file] if fam.shipped_template else []
     assert prov["chat_template"]["found_and_ignored"] == expected_templates
 
 
