@@ -49,6 +49,18 @@ class LazyGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Errors meant for the user (:class:`~stage1kit.errors.Stage1kitError`) end as a message and
+        their exit status; any other exception is a bug and keeps its traceback."""
+        from stage1kit.errors import Stage1kitError
+
+        try:
+            return super().invoke(ctx)
+        except Stage1kitError as exc:
+            error = click.ClickException(str(exc))
+            error.exit_code = exc.exit_code
+            raise error from exc
+
     @staticmethod
     def _load(cmd_name: str) -> click.Command:
         target, _ = LAZY_COMMANDS[cmd_name]

@@ -8,6 +8,7 @@ models come later), so a setting a plugin rejects is found then too, not when it
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 import dataclasses
 import functools
 import importlib
@@ -37,7 +38,7 @@ STAGES: dict[str, tuple[str, str]] = {
 STAGE_ORDER = tuple(STAGES)
 
 
-class ConfigError(ValueError):
+class ConfigError(Stage1kitError, ValueError):
     """The config file is wrong; the message names the file and the key."""
 
 

@@ -11,6 +11,7 @@ rejects model loads anywhere else.
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 import json
 import platform
 from dataclasses import dataclass, field
@@ -48,11 +49,11 @@ TOKENIZER_FILES = (
 TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
 
 
-class LoaderError(RuntimeError):
+class LoaderError(Stage1kitError, RuntimeError):
     """A model or tokenizer could not be loaded clean."""
 
 
-class ChatTemplateDisabledError(RuntimeError):
+class ChatTemplateDisabledError(Stage1kitError, RuntimeError):
     """Raised by ``apply_chat_template`` on a tokenizer from CleanModelLoader."""
 
 

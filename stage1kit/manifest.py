@@ -11,6 +11,7 @@ manifest, so manifests validate against a JSON Schema shipped with the package
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 import hashlib
 import json
 import os
@@ -33,7 +34,7 @@ SCHEMA_FILE = "manifest.schema.json"
 MAX_EXAMPLES = 10
 
 
-class ManifestError(ValueError):
+class ManifestError(Stage1kitError, ValueError):
     """A manifest is missing, unreadable or does not match the schema; the message names file and field."""
 
 

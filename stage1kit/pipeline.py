@@ -11,6 +11,7 @@ plugin modules the stage will run; a finding stops the run before any model is l
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 import dataclasses
 import shutil
 import time
@@ -24,7 +25,7 @@ from stage1kit.rundir import RunDir
 from stage1kit.stages import StageOutcome
 
 
-class PipelineError(RuntimeError):
+class PipelineError(Stage1kitError):
     """A stage could not run; the message says which and why."""
 
 

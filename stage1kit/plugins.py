@@ -8,6 +8,7 @@ distributions (tests use it to keep whatever is installed on the machine out of 
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 import os
 import traceback
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ KIND_HOOKS: dict[str, str] = {
 KINDS = tuple(KIND_HOOKS)
 
 
-class PluginError(Exception):
+class PluginError(Stage1kitError):
     """A plugin could not be loaded or used."""
 
 

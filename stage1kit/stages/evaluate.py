@@ -13,6 +13,7 @@ model trained on it.
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 import inspect
 import sys
 import time
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from stage1kit.plugins import Registry
 
 
-class EvaluateError(RuntimeError):
+class EvaluateError(Stage1kitError):
     """An evaluator failed; the report was still written with the other sections."""
 
 

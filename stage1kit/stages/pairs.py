@@ -10,6 +10,7 @@ written until every judgement has been read and checked, so bad input leaves ear
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 from collections.abc import Collection
 
 import json
@@ -37,7 +38,7 @@ SFT_TEXT_FIELDS = ("prompt", "completion")
 DPO_TEXT_FIELDS = ("prompt", "chosen", "rejected")
 
 
-class PairsStageError(RuntimeError):
+class PairsStageError(Stage1kitError):
     """A plugin the pairs stage uses misbehaved (e.g. the critic returned the wrong number of verdicts)."""
 
 

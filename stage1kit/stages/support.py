@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -10,11 +11,11 @@ from typing import Any, Callable
 from stage1kit.records import read_records
 
 
-class StageInputError(RuntimeError):
+class StageInputError(Stage1kitError):
     """A stage's input file is missing or holds a record without the fields the stage needs."""
 
 
-class StageConfigError(ValueError):
+class StageConfigError(Stage1kitError, ValueError):
     """A stage's settings name a plugin that cannot do the stage's job."""
 
 

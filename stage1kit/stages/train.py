@@ -8,6 +8,7 @@ output whose manifest still matches its inputs and config is not trained again.
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 import dataclasses
 import inspect
 import shutil
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 KINDS = ("sft", "dpo")
 
 
-class TrainStageError(RuntimeError):
+class TrainStageError(Stage1kitError):
     """The train stage cannot start; the message says what to run or change first."""
 
 
