@@ -216,6 +216,25 @@ class CleanModelLoader:
             model.eval()
         return model
 
+    def preflight(self) -> None:
+        """Open the model's config and tokenizer, no weights: cheap, and it fails on a corrupted
+        ``config.json``, an unreachable hub id or a refused tokenizer before any stage starts."""
+        from transformers import AutoConfig
+
+        try:
+            AutoConfig.from_pretrained(
+                self.model_name,
+                revision=self.revision,
+                trust_remote_code=self.trust_remote_code,
+                local_files_only=self.local_files_only,
+            )
+        except (OSError, ValueError) as exc:  # transformers raises both for unreadable configs
+            raise LoaderError(
+                f"could not open the model config of '{self.model_name}': {exc}. Check [model] id "
+                "(a checkpoint folder with a valid config.json, or a hub id this machine can reach)."
+            ) from exc
+        self.load_tokenizer()
+
     # ------------------------------------------------------------------ provenance
 
     def _local_file(self, name: str) -> Path | None:

@@ -25,7 +25,8 @@ ONLY_ENV = "STAGE1KIT_LOAD_PLUGINS"
 
 #: plugin kind -> the hook that registers it
 KIND_HOOKS: dict[str, str] = {
-    "generators": "register_generators",
+    "instruction_generators": "register_instruction_generators",
+    "response_generators": "register_response_generators",
     "critics": "register_critics",
     "negative_miners": "register_negative_miners",
     "trainers": "register_trainers",
