@@ -52,14 +52,12 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         """Errors meant for the user (:class:`~stage1kit.errors.Stage1kitError`) end as a message and
         their exit status; any other exception is a bug and keeps its traceback."""
-        from stage1kit.errors import Stage1kitError
+        from stage1kit.errors import Stage1kitError, as_click_error
 
         try:
             return super().invoke(ctx)
         except Stage1kitError as exc:
-            error = click.ClickException(str(exc))
-            error.exit_code = exc.exit_code
-            raise error from exc
+            raise as_click_error(exc) from exc
 
     @staticmethod
     def _load(cmd_name: str) -> click.Command:

@@ -124,27 +124,28 @@ def load_config(path: str | Path, catalogue: Sequence[Stage] = CATALOGUE) -> Pip
 def config_problems(config: PipelineConfig, registry: Any, catalogue: Sequence[Stage] = CATALOGUE) -> list[str]:
     """What stops the config from running, found before any work starts.
 
-    Every plugin every stage will build (by name, then with its settings), ``[run] user_code``
-    paths that do not exist, and a missing model folder; each as ``FILE: [table] key: message``.
+    Every plugin every stage will build (by name, then with its settings) and ``[run] user_code``
+    paths that do not exist; each as ``FILE: [table] key: message``. (The model is checked by
+    :meth:`stage1kit.models.ModelAccess.preflight`.)
     """
+    from stage1kit.plugins import UnknownPluginError
+
     problems = []
     for stage in catalogue:
         settings = config.stages[stage.name]
         for use in stage.plugins(config):
-            where = use.key if use.key.startswith("[") else f"[{stage.table}] {use.key}"
+            name_key, settings_key = (k if k.startswith("[") else f"[{stage.table}] {k}" for k in (use.name_key, use.settings_key))
             try:
                 stage.check_plugin(registry, use, settings)
+            except UnknownPluginError as exc:
+                problems.append(f"{config.path}: {name_key} = {use.name!r}: {exc}")
             except Stage1kitError as exc:
-                problems.append(f"{config.path}: {where} = {use.name!r}: {exc}")
+                problems.append(f"{config.path}: {settings_key}: {exc}")
             except Exception as exc:  # a plugin's own check may raise anything; it is still the config's problem
-                problems.append(f"{config.path}: {where} = {use.name!r}: {type(exc).__name__}: {exc}")
+                problems.append(f"{config.path}: {settings_key}: {type(exc).__name__}: {exc}")
     for value, path in zip(config.run.user_code, config.user_code):
         if not path.exists():
             problems.append(f"{config.path}: [run] user_code: {value!r}: no such file or folder at {path}")
-    model_path = _resolve(config.base_dir, config.model.id)
-    looks_local = config.model.id.startswith((".", "/", "~")) or model_path.exists()
-    if looks_local and not model_path.is_dir():
-        problems.append(f"{config.path}: [model] id = {config.model.id!r}: no checkpoint folder at {model_path}")
     return problems
 
 

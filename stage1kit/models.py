@@ -34,13 +34,15 @@ class ModelAccess:
     settings: ModelSettings
     model_id: str
     _base: Any = field(default=None, repr=False)
+    _trained: Any = field(default=None, repr=False)
 
     @classmethod
-    def preloaded(cls, loaded: Any, settings: ModelSettings | None = None) -> "ModelAccess":
-        """Access around a model already loaded (tests, notebooks)."""
+    def preloaded(cls, loaded: Any, settings: ModelSettings | None = None, trained: Any = None) -> "ModelAccess":
+        """Access around models already loaded (notebooks, plugin authors' tests); ``loaded`` may be
+        None, and the base model then loads from ``settings`` when first asked for."""
         provenance = getattr(loaded, "provenance", {}) or {}
         settings = settings or ModelSettings(id=str(provenance.get("model_id", "")))
-        return cls(settings, settings.id, loaded)
+        return cls(settings, settings.id, loaded, trained)
 
     def load_options(self) -> dict[str, Any]:
         """What every load of this model shares: dtype and remote-code settings."""
@@ -78,6 +80,8 @@ class ModelAccess:
 
     def trained(self, folder: Path) -> Any:
         """A trained output: an adapter on the base model, or a whole (merged) checkpoint."""
+        if self._trained is not None:
+            return self._trained
         if (folder / "adapter_config.json").exists():
             return self.loader(adapter=folder).load()
         return self.loader(folder).load()
@@ -85,5 +89,11 @@ class ModelAccess:
     def preflight(self) -> None:
         """Open the model's config and tokenizer (no weights) so a bad folder or hub id fails
         before any stage touches its outputs."""
-        if self._base is None:
-            self.loader(device=None).preflight()
+        if self._base is not None:
+            return
+        from stage1kit.loader import LoaderError
+
+        looks_local = self.settings.id.startswith((".", "/", "~")) or Path(self.model_id).exists()
+        if looks_local and not Path(self.model_id).is_dir():
+            raise LoaderError(f"[model] id = {self.settings.id!r}: no checkpoint folder at {self.model_id}")
+        self.loader(device=None).preflight()

@@ -58,9 +58,13 @@ def check_before_running(config: PipelineConfig, registry: Any, stages: Sequence
     """Everything that can be checked without loading weights, before any output is touched."""
     from stage1kit.config import ConfigError, config_problems
 
+    from stage1kit.audit_gate import run_audit_gate
+
     problems = config_problems(config, registry, stages)
     if problems:
         raise ConfigError("\n".join(problems))
+    modules = sorted({m for stage in stages for m in stage_plugin_modules(config, stage, registry)})
+    run_audit_gate(stages[0].name, user_paths=config.user_code, modules=modules)
     models.preflight()
 
 
@@ -106,23 +110,7 @@ class Pipeline:
         return self.outcomes
 
     def _skipped(self, stage: Stage) -> StageOutcome:
-        """The outcome of an up-to-date stage, with its figures read back from its manifests."""
-        from stage1kit.manifest import load_manifest
-        from stage1kit.rundir import manifest_path_for
-        from stage1kit.stages.base import verdict_failures, verdict_of
-
-        outputs = stage.output_paths(self.context().run_dir)
-        outcome = StageOutcome(stage=stage.name, skipped=True, outputs=outputs)
-        verdicts = set()
-        for name, output in zip(stage.outputs, outputs):
-            manifest = load_manifest(manifest_path_for(output))
-            outcome.records_out += sum(e.get("records") or 0 for e in manifest["outputs"])
-            verdicts.add(verdict_of(manifest))
-            outcome.failures += verdict_failures(manifest)
-            qc = manifest.get("qc") or {}
-            # the summary shows a skipped stage's QC figures as it showed them when the stage ran
-            outcome.stats |= {name: qc} if len(outputs) > 1 else qc
-        outcome.verdict = "fail" if "fail" in verdicts else ("pass" if verdicts else None)
+        outcome = skipped_outcome(stage, self.context().run_dir)
         outcome.records_in = self._records_in(stage, 0)
         return outcome
 
@@ -145,7 +133,7 @@ class Pipeline:
                 producer = next((s.name for s in CATALOGUE if name in s.outputs), name)
                 raise PipelineError(
                     f"stage '{stage.name}' needs {run_dir.artifact(name)}, which stage '{producer}' writes; "
-                    f"run it first (e.g. `stage1kit run CONFIG --from {producer}`)"
+                    f"run `stage1kit {producer.replace('-', ' ')}` first (or `stage1kit run CONFIG --from {producer}`)"
                 )
 
     def _audit(self, stage: Stage) -> dict[str, Any]:
@@ -153,3 +141,24 @@ class Pipeline:
 
         modules = stage_plugin_modules(self.config, stage, self.registry)
         return run_audit_gate(stage.name, user_paths=self.config.user_code, modules=modules)
+
+
+def skipped_outcome(stage: Stage, run_dir: Any) -> StageOutcome:
+    """The outcome of an up-to-date stage, with its figures read back from its manifests."""
+    from stage1kit.manifest import load_manifest
+    from stage1kit.rundir import manifest_path_for
+    from stage1kit.stages.base import verdict_failures, verdict_of
+
+    outputs = stage.output_paths(run_dir)
+    outcome = StageOutcome(stage=stage.name, skipped=True, outputs=outputs)
+    verdicts = set()
+    for name, output in zip(stage.outputs, outputs):
+        manifest = load_manifest(manifest_path_for(output))
+        outcome.records_out += sum(e.get("records") or 0 for e in manifest["outputs"])
+        verdicts.add(verdict_of(manifest))
+        outcome.failures += verdict_failures(manifest)
+        qc = manifest.get("qc") or {}
+        # the summary shows a skipped stage's QC figures as it showed them when the stage ran
+        outcome.stats |= {name: qc} if len(outputs) > 1 else qc
+    outcome.verdict = "fail" if "fail" in verdicts else ("pass" if verdicts else None)
+    return outcome

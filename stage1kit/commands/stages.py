@@ -87,7 +87,9 @@ def print_summary(stage: Any, outcome: Any) -> None:
             rows.append((key, stats[key]))
     for part in ("sft", "dpo"):
         if isinstance(stats.get(part), dict):
-            rows += [(f"{part} records", stats[part].get("records")), (f"{part} acceptance rate", stats[part].get("acceptance_rate"))]
+            for key in ("records", "acceptance_rate", "order_agreement_rate", "dropped"):
+                if key in stats[part]:
+                    rows.append((f"{part} {key.replace('_', ' ')}", stats[part][key]))
     rows += [("verdict", outcome.verdict or "-"), ("time", f"{outcome.seconds:.1f}s" + (" (skipped: up to date)" if outcome.skipped else ""))]
     for name, value in rows:
         text = f"{value:.3f}" if isinstance(value, float) else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
@@ -96,17 +98,23 @@ def print_summary(stage: Any, outcome: Any) -> None:
     console.print(table)
     for note in stats.get("notes", []) if isinstance(stats.get("notes"), list) else []:
         console.print(f"note: {escape(str(note))}")
-    for path in outcome.outputs:
-        console.print(f"wrote {path}")
+    state = "up to date, skipped" if outcome.skipped else f"{outcome.seconds:.1f}s"
+    where = ", ".join(str(path) for path in outcome.outputs)
+    console.print(f"{stage.name}: {outcome.records_in} records in, verdict {outcome.verdict or '-'} ({state}); outputs and manifests: {where}", soft_wrap=True)
 
 
 def stage_command(stage: Any, name: str, help_text: str, extra: list[Callable[[Callable], Callable]] = ()) -> click.Command:
     """The click command of one stage, generated from its declarations."""
 
     def command(**params: Any) -> None:
+        from stage1kit.errors import Stage1kitError, as_click_error
+
         quiet = params.pop("quiet")
         other = {"evaluate": _evaluate_for_heldout(params)} if "heldout" in params else {}
-        run_one_stage(stage, build_config(stage, params, **other), quiet)
+        try:
+            run_one_stage(stage, build_config(stage, params, **other), quiet)
+        except Stage1kitError as exc:  # also when the command is invoked on its own, not through the group
+            raise as_click_error(exc) from exc
 
     command.__doc__ = help_text
     return click.command(name, help=help_text)(add_options(command, _common_options(stage) + list(extra)))

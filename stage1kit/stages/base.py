@@ -60,7 +60,9 @@ class StageOutcome:
 class PluginUse:
     """One plugin a stage will build: where the config names it, its kind, name and settings."""
 
-    key: str
+    #: the config keys that name the plugin and hold its settings (for error messages)
+    name_key: str
+    settings_key: str
     kind: str
     name: str
     settings: dict[str, Any] = field(default_factory=dict)
@@ -128,7 +130,7 @@ class Stage:
     def plugins(self, config: "PipelineConfig") -> list[PluginUse]:
         uses = self.plugin_uses(config.stages[self.name])
         if self.uses_critic:
-            uses = [PluginUse("[critic] name", "critics", config.critic.name, dict(config.critic.settings))] + uses
+            uses = [PluginUse("[critic] name", "[critic] settings", "critics", config.critic.name, dict(config.critic.settings))] + uses
         return uses
 
     def check_plugin(self, registry: "Registry", use: PluginUse, settings: Any) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stage1kit.stages.base import Stage
+from stage1kit.stages.base import Stage, StageOutcome
 from stage1kit.stages.evaluate import EvaluateStage
 from stage1kit.stages.instructions import InstructionsStage
 from stage1kit.stages.judge import JudgeStage
@@ -36,3 +36,39 @@ def find_stage(name: str, catalogue: Sequence[Stage] = CATALOGUE) -> Stage:
         if stage.name == name:
             return stage
     raise KeyError(name)
+
+
+def run_stage(
+    name: str,
+    settings: object | None = None,
+    *,
+    run_dir: object,
+    loaded: object,
+    registry: object,
+    audit: dict | None = None,
+    show_progress: bool = False,
+    trained: object | None = None,
+    **tables: object,
+) -> "StageOutcome":
+    """Run one stage on a model already loaded (notebooks, plugin authors' tests), as the pipeline
+    would run it; ``tables`` give other settings tables (``critic=CriticSettings(...)``, ``evaluate=...``)."""
+    from pathlib import Path
+
+    from stage1kit.config import default_config
+    from stage1kit.models import ModelAccess
+    from stage1kit.settings import ModelSettings, RunSettings
+    from stage1kit.stages.base import StageContext
+
+    stage = find_stage(name)
+    root = Path(getattr(run_dir, "root", run_dir))
+    model_id = str((getattr(loaded, "provenance", {}) or {}).get("model_id", ""))
+    tables[name] = settings or stage.settings_type()
+    tables.setdefault("model", ModelSettings(id=model_id))
+    config = default_config(root / "(direct)", run=RunSettings(dir=str(root)), **tables)
+    models = ModelAccess.preloaded(loaded, config.model, trained)
+    context = StageContext(config, registry, models, audit, show_progress)  # type: ignore[arg-type]
+    if stage.stale_reason(config, context.run_dir) is None:
+        from stage1kit.pipeline import skipped_outcome
+
+        return skipped_outcome(stage, context.run_dir)
+    return stage.run(context, config.stages[name])

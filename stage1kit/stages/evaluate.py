@@ -188,7 +188,7 @@ class EvaluateStage(Stage):
 
     def plugin_uses(self, settings: EvaluateSettings) -> list[PluginUse]:
         return [
-            PluginUse(f"evaluators ({name})", "evaluators", name, dict(settings.evaluator_settings.get(name) or {}))
+            PluginUse("evaluators", f"evaluator_settings.{name}", "evaluators", name, dict(settings.evaluator_settings.get(name) or {}))
             for name in settings.evaluators
         ]
 

@@ -44,7 +44,7 @@ class InstructionsStage(JsonlStage):
     summary_keys = ("accepted", "target", "target_reached", "generated", "acceptance_rate", "rejected", "rounds", "mean_quality")
 
     def plugin_uses(self, settings: InstructionsSettings) -> list[PluginUse]:
-        return [PluginUse("generator", "instruction_generators", settings.generator, dict(settings.generator_settings))]
+        return [PluginUse("generator", "generator_settings", "instruction_generators", settings.generator, dict(settings.generator_settings))]
 
     def produce(self, ctx: StageContext, settings: InstructionsSettings, sink: Any, existing: list[dict[str, Any]]) -> Produced:
         critic = ctx.critic()

@@ -419,7 +419,7 @@ class PairsStage(Stage):
 
     def plugin_uses(self, settings: PairsSettings) -> list[PluginUse]:
         return [
-            PluginUse(f"miners ({name})", "negative_miners", name, dict(settings.miner_settings.get(name) or {}))
+            PluginUse("miners", "miner_settings", "negative_miners", name, dict(settings.miner_settings.get(name) or {}))
             for name in settings.miners
         ]
 

@@ -44,7 +44,7 @@ class ResponsesStage(JsonlStage):
     summary_keys = ("instructions", "candidates", "empty", "duplicates", "truncated")
 
     def plugin_uses(self, settings: ResponsesSettings) -> list[PluginUse]:
-        return [PluginUse("generator", "response_generators", settings.generator, dict(settings.generator_settings))]
+        return [PluginUse("generator", "generator_settings", "response_generators", settings.generator, dict(settings.generator_settings))]
 
     def produce(self, ctx: StageContext, settings: ResponsesSettings, sink: Any, existing: list[dict[str, Any]]) -> Produced:
         instructions = read_input(ctx.run_dir.dataset("instructions"), ("id", "instruction"), "instructions")

@@ -88,7 +88,7 @@ class TrainStage(Stage):
         self.outputs = (f"train-{kind}",)
 
     def plugin_uses(self, settings: TrainSettings) -> list[PluginUse]:
-        return [PluginUse("trainer", "trainers", settings.trainer_name(self.kind), settings.trainer_kwargs())]
+        return [PluginUse("trainer", "trainer", "trainers", settings.trainer_name(self.kind), settings.trainer_kwargs())]
 
     def check_plugin(self, registry: "Registry", use: PluginUse, settings: Any) -> Any:
         return create_trainer(registry, self.kind, use.name, use.settings, show_progress=False)
