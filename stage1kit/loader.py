@@ -11,6 +11,7 @@ rejects model loads anywhere else.
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 import json
 import platform
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ class LoaderError(Stage1kitError, RuntimeError):
     """A model or tokenizer could not be loaded clean."""
 
 
-class ChatTemplateDisabledError(RuntimeError):
+class ChatTemplateDisabledError(Stage1kitError, RuntimeError):
     """Raised by ``apply_chat_template`` on a tokenizer from CleanModelLoader."""
 
 
@@ -207,8 +208,8 @@ class CleanModelLoader:
         Opens the config and the tokenizer exactly as :meth:`load` does (templates stripped, sentinel
         checks run), so a model the loader would refuse raises the same :class:`LoaderError` here.
         """
-        tokenizer, sources = self.load_tokenizer_with_sources()
         config = self._load_config()
+        tokenizer, sources = self.load_tokenizer_with_sources()
         pad = tokenizer.pad_token
         return FamilyReport(
             model_id=self.model_name,
@@ -234,8 +235,11 @@ class CleanModelLoader:
                 trust_remote_code=self.trust_remote_code,
                 local_files_only=self.local_files_only,
             )
-        except (OSError, ValueError) as exc:
-            raise LoaderError(f"could not read a model config (config.json) from '{self.model_name}': {exc}") from exc
+        except (OSError, ValueError) as exc:  # transformers raises both for unreadable configs
+            raise LoaderError(
+                f"could not open the model config of '{self.model_name}': {exc}. Check [model] id "
+                "(a checkpoint folder with a valid config.json, or a hub id this machine can reach)."
+            ) from exc
 
     def load_tokenizer_with_sources(self) -> tuple[Any, list[str]]:
         from transformers import AutoTokenizer
@@ -284,6 +288,12 @@ class CleanModelLoader:
         if not self.trainable:
             model.eval()
         return model
+
+    def preflight(self) -> "FamilyReport":
+        """Open the model's config and tokenizer, no weights: cheap, and it fails on a corrupted
+        ``config.json``, an unreachable hub id or a refused tokenizer before any stage starts.
+        Returns what :meth:`inspect` returns."""
+        return self.inspect()
 
     # ------------------------------------------------------------------ provenance
 

@@ -8,6 +8,7 @@ duplicates or garbage. Bad records anywhere else are errors naming the file and 
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 import json
 import os
 import tempfile
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 
-class RecordError(ValueError):
+class RecordError(Stage1kitError, ValueError):
     """A JSONL file holds something that is not a record."""
 
 

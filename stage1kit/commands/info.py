@@ -75,10 +75,10 @@ def audit_status(config: Any, registry: Any) -> tuple[str, str | None]:
     """Run the audit gate the pipeline runs before its stages, over the user code and every plugin
     package any stage will run; (fact, None) when clean, else (fact, the findings)."""
     from stage1kit.audit_gate import AuditGateError, run_audit_gate
-    from stage1kit.config import STAGE_ORDER
     from stage1kit.pipeline import stage_plugin_modules
+    from stage1kit.stages.catalogue import CATALOGUE
 
-    modules = sorted({m for stage in STAGE_ORDER for m in stage_plugin_modules(config, stage, registry)})
+    modules = sorted({m for stage in CATALOGUE for m in stage_plugin_modules(config, stage, registry)})
     try:
         summary = run_audit_gate("doctor", user_paths=config.user_code, modules=modules)
     except AuditGateError as exc:
@@ -89,19 +89,20 @@ def audit_status(config: Any, registry: Any) -> tuple[str, str | None]:
 
 def model_status(config: Any) -> tuple[list[str], list[str]]:
     """(facts, problems) of the configured model: its config and tokenizer opened through the loader
-    (no weights), so a model the loader would refuse is reported here, before any stage runs."""
-    from stage1kit.loader import CleanModelLoader, LoaderError
+    (no weights), so a model the loader would refuse is reported before any stage runs, and the family
+    facts a user needs (BOS policy, EOS/pad, stop tokens, templates ignored, context) are shown."""
+    from stage1kit.errors import Stage1kitError
+    from stage1kit.models import ModelAccess
 
-    model = config.model
+    access = ModelAccess(config.model, config.model_id)
     try:
-        loader = CleanModelLoader(config.model_id, revision=model.revision, trust_remote_code=model.trust_remote_code,
-                                  allow_remote_code=model.allow_remote_code)
-        report = loader.inspect()
-    except LoaderError as exc:
-        return [], [f"model {config.model_id}: {exc}"]
-    lengths = [(name, (config.raw.get("train", {}).get(name) or {}).get("max_length")) for name in ("sft", "dpo")]
-    too_long = [f"[train.{name}] max_length = {n} exceeds the model's context length {report.context_length}"
-                for name, n in lengths if isinstance(n, int) and not report.fits(n)]
+        access.preflight()
+        report = access.loader(device=None).inspect()
+    except Stage1kitError as exc:
+        return [], [f"model: {exc}"]
+    lengths = [(kind, getattr(config.stages.get(f"train-{kind}"), "max_length", None)) for kind in ("sft", "dpo")]
+    too_long = [f"[train.{kind}] max_length = {n} exceeds the model's context length {report.context_length}"
+                for kind, n in lengths if isinstance(n, int) and not report.fits(n)]
     return [f"model {line}" if i else line for i, line in enumerate(report.lines())], too_long
 
 

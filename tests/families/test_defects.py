@@ -89,3 +89,11 @@ def test_doctor_reports_the_family_facts_of_a_model_it_accepts(family_dir, tmp_p
     assert result.exit_code == 0, result.output
     assert "BOS: '<|begin_of_text|>' prepended" in result.output
     assert "'<|eot_id|>'" in result.output and "tokenizer_config.json" in result.output
+
+
+def test_doctor_reports_a_training_length_the_model_cannot_hold(family_dir, tmp_path):
+    config = small_config(tmp_path, family_dir("gpt-2"))
+    config.write_text(config.read_text().replace("[train.sft]\n", "[train.sft]\nmax_length = 4096\n"))
+    result = CliRunner().invoke(cli, ["doctor", str(config)])
+    assert result.exit_code == 1, result.output
+    assert "[train.sft] max_length = 4096 exceeds the model's context length 512" in result.output
