@@ -82,6 +82,8 @@ def response_qc(records: list[dict[str, Any]], *, k: int) -> dict[str, Any]:
         e, d = candidate_counts(record.get("candidates", []))
         empty, duplicates = empty + e, duplicates + d
     truncated = sum(sum(bool(t) for t in r.get("truncated", [])) for r in records)
+    # candidates cut at a chat special token the model wrote (``<|im_start|>`` opening the next turn)
+    chat_token = sum(sum(c is not None for c in r.get("cut_at_special", [])) for r in records)
     return {
         "instructions": len(records),
         "k": k,
@@ -92,4 +94,5 @@ def response_qc(records: list[dict[str, Any]], *, k: int) -> dict[str, Any]:
         "empty_rate": empty / candidates if candidates else 0.0,
         "duplicate_rate": duplicates / candidates if candidates else 0.0,
         "truncated_rate": truncated / candidates if candidates else 0.0,
+        "chat_token_cut": chat_token,
     }

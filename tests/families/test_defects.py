@@ -59,6 +59,9 @@ def test_defect3_a_chat_turn_the_model_writes_is_cut_and_marked_never_glued(fami
     assert stats.rejected["chat_token"] == 1
     assert sink.records[0]["cut_at_special"] == [None, "<|im_start|>"]
     assert sink.records[0]["stopped_by"] == ["<|im_end|>", "<|im_start|>"]
+    from stage1kit.stages.responses import response_qc
+
+    assert response_qc(sink.records, k=2)["chat_token_cut"] == 1  # the stage's QC counts it over the whole file
 
 
 def test_defect4_sentencepiece_scoring_counts_exactly_the_trained_tokens(family_dir, tmp_path):
