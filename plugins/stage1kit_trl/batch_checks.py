@@ -1,9 +1,9 @@
 """Checks on the first batch TRL builds, before any optimiser step.
 
-The gate checks the text; these check what the model will actually see after TRL has tokenized,
-appended EOS, masked and padded it: no chat-marker or unexpected special tokens, the loss starting
+The gate checks the text; these check what the model will actually see once the rows are tokenised
+(stage1kit's one rule, ``tokenized.py``, EOS appended by id) and TRL has masked and padded them: no chat-marker or unexpected special tokens, the loss starting
 exactly where the tokenized prompt ends, and exactly one EOS closing every completion (none means
-the model never learns to stop; two means a tokenizer or the data already added one). Any problem
+the model never learns to stop; two means the tokenizer appends one itself). Any problem
 raises :class:`BatchCheckError` naming the row and what to change.
 """
 
@@ -61,8 +61,8 @@ def _row_problems(
         )
     elif completion.count(eos) > 1:
         problems.append(
-            f"{where}: {completion.count(eos)} EOS tokens in the completion (doubled EOS); remove EOS text "
-            "from the records, TRL appends exactly one"
+            f"{where}: {completion.count(eos)} EOS tokens in the completion (doubled EOS): the tokenizer "
+            "appends EOS itself (add_eos_token on?); stage1kit appends exactly one, so turn that off"
         )
     return problems
 
