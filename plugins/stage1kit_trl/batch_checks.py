@@ -1,10 +1,11 @@
 """Checks on the first batch TRL builds, before any optimiser step.
 
 The gate checks the text; these check what the model will actually see once the rows are tokenised
-(stage1kit's one rule, ``tokenized.py``, EOS appended by id) and TRL has masked and padded them: no chat-marker or unexpected special tokens, the loss starting
-exactly where the tokenized prompt ends, and exactly one EOS closing every completion (none means
-the model never learns to stop; two means the tokenizer appends one itself). Any problem
-raises :class:`BatchCheckError` naming the row and what to change.
+(stage1kit's one rule, ``tokenized.py``, EOS appended by id) and TRL has masked and padded them: no
+chat-marker or unexpected special tokens, the loss starting exactly where the tokenized prompt ends,
+and exactly one EOS closing every completion (none means the model never learns to stop; two means
+the tokenizer appends one itself). Any problem raises :class:`BatchCheckError` naming the row and
+what to change.
 """
 
 from __future__ import annotations
