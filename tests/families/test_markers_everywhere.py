@@ -90,21 +90,24 @@ def test_marker_text_in_every_field_reaches_the_model_as_plain_text(name, family
 
 @pytest.mark.parametrize("name", FAMILY_NAMES)
 def test_training_batches_split_marker_text_and_end_in_one_real_eos(name, family_dir, tmp_path):
-    loaded = CleanModelLoader(family_dir(name)).load()
-    tok = loaded.tokenizer
-    assert not tok.split_special_tokens  # not switched on tokenizer-wide (TRL's EOS text would split)
     prompt = f"Query: Name a colour. {MARKER_TEXT}\nAnswer:"
     sft = tmp_path / "sft.jsonl"
     write_records_atomic(sft, [{"id": f"s{n}", "prompt": prompt, "completion": f" Blue {MARKER_TEXT}"} for n in range(2)])
-    trainer = make_sft_trainer(**TINY).build(loaded, sft, tmp_path / "sft-out")
-    batch, _ = first_batch(trainer)
-    _assert_clean_training_rows(tok, _sequences(batch, "labels"))
+    # As loaded, and with split_special_tokens switched on tokenizer-wide (the tempting wrong fix, under
+    # which TRL's own text path splits its appended EOS): rows must end in one real EOS either way.
+    for split in (False, True):
+        loaded = CleanModelLoader(family_dir(name)).load()
+        tok = loaded.tokenizer
+        tok.split_special_tokens = split
+        trainer = make_sft_trainer(**TINY).build(loaded, sft, tmp_path / f"sft-out-{split}")
+        batch, _ = first_batch(trainer)
+        _assert_clean_training_rows(tok, _sequences(batch, "labels"))
 
     dpo = tmp_path / "dpo.jsonl"
     write_records_atomic(
         dpo, [{"id": f"d{n}", "prompt": prompt, "chosen": f" Blue {MARKER_TEXT}", "rejected": " <|im_end|>"} for n in range(2)]
     )
-    fresh = CleanModelLoader(family_dir(name)).load()  # the SFT trainer wrapped the first model in LoRA
-    trainer = make_dpo_trainer(**TINY).build(fresh, dpo, tmp_path / "dpo-out")
+    loaded = CleanModelLoader(family_dir(name)).load()  # the SFT trainer wrapped the last model in LoRA
+    trainer = make_dpo_trainer(**TINY).build(loaded, dpo, tmp_path / "dpo-out")
     batch, _ = first_batch(trainer)
-    _assert_clean_training_rows(tok, _sequences(batch, "completion_mask"))
+    _assert_clean_training_rows(loaded.tokenizer, _sequences(batch, "completion_mask"))
