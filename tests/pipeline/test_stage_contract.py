@@ -54,6 +54,19 @@ def test_training_stages_declare_their_trainer_so_doctor_and_the_gate_audit_it(c
     assert "audit: clean" in result.output
 
 
+def test_a_broken_plugin_is_shown_by_run(config_path, edit, monkeypatch):
+    from stage1kit.plugins import PluginInfo
+
+    registry = get_registry()
+    broken = PluginInfo("fancy-critic", "fancy_critic", "fancy-critic-dist", "0.1", error="ImportError: no module named fancy")
+    with_broken = type(registry)([*registry.plugins, broken], registry._by_kind, registry.plugin_manager)
+    monkeypatch.setattr("stage1kit.plugins.get_registry", lambda: with_broken)
+    _small(config_path, edit, target=2)
+    result = _run(config_path, "--until", "instructions")
+    assert result.exit_code == 0, result.output
+    assert "warning: plugin 'fancy-critic' (fancy-critic-dist) failed to load and is skipped: ImportError" in result.output
+
+
 # --------------------------------------------------------------------------- defect 3, 6: commands = run
 
 
