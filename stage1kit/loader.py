@@ -408,17 +408,27 @@ def stop_tokens(tokenizer: Any) -> dict[int, str]:
 
 
 def _bos_prefix(tokenizer: Any) -> list[int]:
-    """The ids the post-processor puts before every text (the family's BOS policy)."""
+    """The ids the post-processor puts before every text (the family's BOS policy).
+
+    Anything it puts *after* the text (an EOS from ``add_eos_token``) would end every prompt, so
+    generation would start after an end of text: refused.
+    """
     with_specials = encode_data(tokenizer, [SENTINEL_TEXT], bos=True)[0]
     plain = encode_data(tokenizer, [SENTINEL_TEXT], bos=False)[0]
-    if len(with_specials) < len(plain) or with_specials[len(with_specials) - len(plain) :] != plain:
-        added = tokenizer.convert_ids_to_tokens(with_specials[len(plain) :] if with_specials[: len(plain)] == plain else with_specials)
+    starts = [i for i in range(len(with_specials) - len(plain) + 1) if with_specials[i : i + len(plain)] == plain]
+    if not starts:
         raise LoaderError(
-            f"sentinel check failed: the tokenizer's post-processor adds {added} after the text, so every "
-            "prompt would end in them (add_eos_token on?). Use the base tokenizer as released, or set "
-            "add_eos_token false in tokenizer_config.json."
+            "sentinel check failed: the tokenizer encodes text differently when it adds its special tokens "
+            "(its post-processor rewrites the text's tokens); use the base tokenizer as released."
         )
-    return with_specials[: len(with_specials) - len(plain)]
+    suffix = with_specials[starts[0] + len(plain) :]
+    if suffix:
+        raise LoaderError(
+            f"sentinel check failed: the tokenizer's post-processor adds {tokenizer.convert_ids_to_tokens(suffix)} "
+            "after every text, so every prompt would end in them (add_eos_token on?). Set add_eos_token to "
+            "false in tokenizer_config.json (stage1kit appends EOS itself where training needs it)."
+        )
+    return with_specials[: starts[0]]
 
 
 def check_sentinels(tokenizer: Any) -> None:

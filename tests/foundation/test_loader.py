@@ -65,6 +65,24 @@ def test_post_processor_injecting_a_marker_is_refused(tiny_model_dir, tmp_path):
         CleanModelLoader(doctored).load_tokenizer()
 
 
+def test_post_processor_appending_eos_is_refused(tiny_model_dir, tmp_path):
+    """Every prompt would end in EOS: generation would start after the end of the text."""
+    doctored = tmp_path / "appending"
+    shutil.copytree(tiny_model_dir, doctored)
+    data = json.loads((doctored / "tokenizer.json").read_text())
+    ids = {t["content"]: t["id"] for t in data["added_tokens"]}
+    data["post_processor"] = {
+        "type": "TemplateProcessing",
+        "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                   {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+        "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+        "special_tokens": {t: {"id": t, "ids": [ids[t]], "tokens": [t]} for t in ("<s>", "</s>")},
+    }
+    (doctored / "tokenizer.json").write_text(json.dumps(data))
+    with pytest.raises(LoaderError, match=r"adds \['</s>'\] after every text.*add_eos_token"):
+        CleanModelLoader(doctored).load_tokenizer()
+
+
 def test_marker_as_a_non_special_added_token_is_refused(tiny_model_dir, tmp_path):
     """split_special_tokens leaves non-special added tokens whole, so such a marker would get through."""
     doctored = tmp_path / "non-special"
