@@ -7,6 +7,12 @@ pipelines, vLLM) silently applies one. This loader neutralises the template, mak
 ``apply_chat_template`` raise, checks with sentinel encodings that no chat marker can reach a
 prompt as a special token, and records where everything came from. The audit (``stage1kit audit``)
 rejects model loads anywhere else.
+
+Base vocabularies may hold chat tokens (Llama 3's ``<|eot_id|>``, Qwen's ``<|im_end|>``, Gemma's
+``<end_of_turn>``): that is accepted and recorded. What the sentinel checks prove is that data text,
+encoded the toolkit's one way (:mod:`stage1kit.encoding`), can never become one, and that the
+tokenizer adds nothing but its BOS around a text. The family facts (:class:`FamilyReport`, from
+:meth:`CleanModelLoader.inspect`) are what ``stage1kit doctor`` prints. See docs/contamination.md.
 """
 
 from __future__ import annotations
