@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Callable
 
-from stage1kit.records import read_records
+from stage1kit.records import read_input_records
 
 
 class StageInputError(RuntimeError):
@@ -50,7 +50,7 @@ def read_input(path: Path, fields: Sequence[str], producer: str) -> list[dict[st
     """Records of an upstream stage, each checked for ``fields``; errors say how to make them."""
     if not path.is_file():
         raise StageInputError(f"{path} does not exist; run `stage1kit {producer}` first")
-    records = read_records(path)
+    records = read_input_records(path)
     for number, record in enumerate(records, start=1):
         for name in fields:
             if name not in record:
