@@ -19,6 +19,7 @@ from stage1kit.protocols import TrainResult
 from stage1kit_trl import common
 from stage1kit_trl.batch_checks import check_dpo_batch, first_batch
 from stage1kit_trl.config import DPOSettings
+from stage1kit_trl.progress import use_stage_console
 
 DPO_COLUMNS = ("prompt", "chosen", "rejected")
 
@@ -64,13 +65,14 @@ class TrlDPOTrainer:
             precompute_ref_log_probs=self.settings.full,
         )
         with common.dataset_progress(self.settings.progress):
-            return DPOTrainer(
+            trainer = DPOTrainer(
                 model=policy,
                 args=args,
                 train_dataset=common.load_text_dataset(dataset_path, DPO_COLUMNS),
                 processing_class=model.tokenizer,
                 peft_config=peft_config,
             )
+        return use_stage_console(trainer, self.name, show=self.settings.progress)
 
     def train(self, model: Any, dataset_path: Path, output_dir: Path) -> TrainResult:
         output_dir = Path(output_dir)

@@ -14,6 +14,7 @@ from stage1kit.protocols import TrainResult
 from stage1kit_trl import common
 from stage1kit_trl.batch_checks import check_sft_batch, first_batch
 from stage1kit_trl.config import SFTSettings
+from stage1kit_trl.progress import use_stage_console
 
 SFT_COLUMNS = ("prompt", "completion")
 
@@ -41,13 +42,14 @@ class TrlSFTTrainer:
         # An already-wrapped PEFT model (e.g. an adapter to continue) trains as it is.
         peft_config = None if common.is_peft(model.model) else common.lora_config(self.settings)
         with common.dataset_progress(self.settings.progress):
-            return SFTTrainer(
+            trainer = SFTTrainer(
                 model=model.model,
                 args=args,
                 train_dataset=common.load_text_dataset(dataset_path, SFT_COLUMNS),
                 processing_class=model.tokenizer,
                 peft_config=peft_config,
             )
+        return use_stage_console(trainer, self.name, show=self.settings.progress)
 
     def train(self, model: Any, dataset_path: Path, output_dir: Path) -> TrainResult:
         output_dir = Path(output_dir)

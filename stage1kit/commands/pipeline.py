@@ -64,10 +64,13 @@ def run_pipeline(config_path: Path, start: str | None, until: str | None, *, qui
     """Load the config, check it, run the selected stages, print the summary; returns the run dir."""
     from stage1kit.audit_gate import AuditGateError
     from stage1kit.config import ConfigError, config_problems, load_config
+    from stage1kit.console import library_output
+    from stage1kit.errors import Stage1kitError
     from stage1kit.gate import TrainingDataError
     from stage1kit.loader import ChatTemplateDisabledError, LoaderError
     from stage1kit.pipeline import Pipeline, PipelineError, select_stages
     from stage1kit.plugins import PluginError, get_registry
+    from stage1kit.rundir_lock import RunDirLock
     from stage1kit.stages.evaluate import EvaluateError
     from stage1kit.stages.pairs import PairsStageError
     from stage1kit.stages.support import StageInputError
@@ -92,8 +95,9 @@ def run_pipeline(config_path: Path, start: str | None, until: str | None, *, qui
     pipeline = Pipeline(config, registry, show_progress=not quiet, echo=click.echo)
     started = time.perf_counter()
     try:
-        pipeline.run(stages)
-    except stage_errors as exc:  # the outputs of finished stages stay on disk; a rerun resumes there
+        with RunDirLock(config.run_dir), library_output(quiet=quiet):
+            pipeline.run(stages)
+    except (*stage_errors, Stage1kitError) as exc:  # the outputs of finished stages stay on disk; a rerun resumes there
         raise _fail(exc) from exc
     except Exception as exc:
         gate = _gate_refusal(exc)
