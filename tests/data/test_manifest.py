@@ -230,3 +230,27 @@ def test_verify_catches_duplicated_ids_a_manifest_does_not_record(tmp_path):
     [problem] = verify_manifest(manifest_path_for(path))
     assert "output sft.jsonl: 2 record id(s) occur more than once (3 extra records): 's0' x3, 's1' x2" in problem
     assert "which the manifest does not record" in problem
+
+
+def test_verify_a_whole_run_directory(tmp_path):
+    run = tmp_path / "run"
+    write(sft_file(run))
+    adapter = run / "train-sft"
+    adapter.mkdir()
+    (adapter / "adapter_model.safetensors").write_bytes(b"weights")
+    write_manifest("train-sft", adapter, inputs=[run / "sft.jsonl"], config={"stage": "train-sft"}, model=MODEL, audit=CLEAN)
+    runner = CliRunner()
+    ok = runner.invoke(manifest_group, ["verify", str(run)])
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.splitlines() == [
+        f"{run / 'sft.manifest.json'}: ok (hashes match, verdict pass)",
+        f"{run / 'train-sft' / 'manifest.json'}: ok (hashes match, verdict pass)",
+        "2 manifests: 2 ok, 0 with problems",
+    ]
+    (adapter / "adapter_model.safetensors").write_bytes(b"other weights")
+    failed = runner.invoke(manifest_group, ["verify", str(run)])
+    assert failed.exit_code == 1
+    assert f"{run / 'sft.manifest.json'}: ok" in failed.output  # every manifest is still checked and reported
+    assert f"{run / 'train-sft' / 'manifest.json'}: 1 problem(s)" in failed.output
+    assert "file adapter_model.safetensors changed" in failed.output
+    assert "2 manifests: 1 ok, 1 with problems" in failed.output
