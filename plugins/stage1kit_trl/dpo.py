@@ -19,7 +19,6 @@ from stage1kit.protocols import TrainResult
 from stage1kit_trl import common
 from stage1kit_trl.batch_checks import check_dpo_batch, first_batch
 from stage1kit_trl.config import DPOSettings
-from stage1kit_trl.progress import use_stage_console
 
 DPO_COLUMNS = ("prompt", "chosen", "rejected")
 
@@ -57,6 +56,8 @@ class TrlDPOTrainer:
     def build(self, model: Any, dataset_path: Path, output_dir: Path) -> Any:
         """The configured TRL ``DPOTrainer`` (exposed so tests and users can inspect it)."""
         from trl import DPOConfig, DPOTrainer
+
+        from stage1kit_trl.progress import use_stage_console
 
         policy, peft_config = self._policy(model)
         args = DPOConfig(

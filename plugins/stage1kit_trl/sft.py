@@ -14,7 +14,6 @@ from stage1kit.protocols import TrainResult
 from stage1kit_trl import common
 from stage1kit_trl.batch_checks import check_sft_batch, first_batch
 from stage1kit_trl.config import SFTSettings
-from stage1kit_trl.progress import use_stage_console
 
 SFT_COLUMNS = ("prompt", "completion")
 
@@ -37,6 +36,8 @@ class TrlSFTTrainer:
     def build(self, model: Any, dataset_path: Path, output_dir: Path) -> Any:
         """The configured TRL ``SFTTrainer`` (exposed so tests and users can inspect it)."""
         from trl import SFTConfig, SFTTrainer
+
+        from stage1kit_trl.progress import use_stage_console
 
         args = SFTConfig(**common.training_arguments(self.settings, output_dir), completion_only_loss=True)
         # An already-wrapped PEFT model (e.g. an adapter to continue) trains as it is.
