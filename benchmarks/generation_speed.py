@@ -43,7 +43,7 @@ def main() -> None:
 
     loaded, model_path = load_model(args, pretrain_steps=0)
     generator = get_registry().create(
-        "generators", "best-of-n", batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, temperature=0.8, top_p=0.95
+        "response_generators", "best-of-n", batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, temperature=0.8, top_p=0.95
     )
     from stage1kit_hf.self_instruct import load_seed_tasks
 

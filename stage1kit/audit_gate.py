@@ -7,12 +7,13 @@ manifest, where the training gate checks it again.
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 
-class AuditGateError(RuntimeError):
+class AuditGateError(Stage1kitError):
     """The audit found problems in code a stage was about to run."""
 
 

@@ -19,11 +19,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("stage1kit.commands.pipeline:init_command", "Write a commented starter config."),
     "run": ("stage1kit.commands.pipeline:run_command", "Run the whole pipeline from a config."),
     "demo": ("stage1kit.commands.pipeline:demo_command", "Build the tiny model and run everything offline."),
-    "instructions": ("stage1kit.commands.generate:instructions_command", "Generate and filter instructions."),
-    "responses": ("stage1kit.commands.generate:responses_command", "Sample k candidate answers per instruction."),
-    "judge": ("stage1kit.commands.generate:judge_command", "Rank candidates with the log-prob critic."),
-    "pairs": ("stage1kit.commands.pairs:pairs_command", "Build SFT data and DPO pairs from judgements."),
-    "train": ("stage1kit.commands.train:train_group", "Train on gated data (sft, dpo)."),
+    "instructions": ("stage1kit.commands.stages:instructions_command", "Generate and filter instructions."),
+    "responses": ("stage1kit.commands.stages:responses_command", "Sample k candidate answers per instruction."),
+    "judge": ("stage1kit.commands.stages:judge_command", "Rank candidates with the log-prob critic."),
+    "pairs": ("stage1kit.commands.stages:pairs_command", "Build SFT data and DPO pairs from judgements."),
+    "train": ("stage1kit.commands.stages:train_group", "Train on gated data (sft, dpo)."),
     "evaluate": ("stage1kit.commands.pipeline:evaluate_command", "Evaluate a trained model against the base."),
     "manifest": ("stage1kit.commands.manifest:manifest_group", "Show or verify a QC manifest."),
     "audit": ("stage1kit_audit.cli:audit_command", "Statically check code for unclean model loads and chat templates."),
@@ -48,6 +48,16 @@ class LazyGroup(click.Group):
         rows += [(name, cmd.get_short_help_str()) for name, cmd in sorted(self.commands.items())]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Errors meant for the user (:class:`~stage1kit.errors.Stage1kitError`) end as a message and
+        their exit status; any other exception is a bug and keeps its traceback."""
+        from stage1kit.errors import Stage1kitError, as_click_error
+
+        try:
+            return super().invoke(ctx)
+        except Stage1kitError as exc:
+            raise as_click_error(exc) from exc
 
     @staticmethod
     def _load(cmd_name: str) -> click.Command:

@@ -3,7 +3,7 @@
 transformers, datasets, huggingface_hub, TRL, PEFT and accelerate each draw their own tqdm bars
 ("Loading weights", "Map"), log advisory warnings and raise ``FutureWarning``/``UserWarning`` about
 their own internals. None of it is something a stage1kit user can act on, and under ``--quiet`` it
-buried the lines that mattered. :func:`library_output` silences it through each library's own
+buried the lines that mattered. :func:`quiet_libraries` silences it through each library's own
 switches and sets every switch back on the way out (tests run many commands in one process).
 
 A library that is not imported yet is switched the moment something imports it, never imported
@@ -37,7 +37,7 @@ Silencer = Callable[[], Callable[[], None]]
 
 
 @contextlib.contextmanager
-def library_output(*, quiet: bool) -> Iterator[None]:
+def quiet_libraries(quiet: bool) -> Iterator[None]:
     """While inside, when ``quiet``: no library progress bars, library logs at ERROR only, no library warnings.
 
     Not quiet: libraries print as they always do (training draws stage1kit's own rich bar).

@@ -19,6 +19,7 @@ transformers.
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,11 +41,11 @@ CONVERSATION_KEYS = ("messages", "conversations")
 SHOW = 5
 
 
-class TrainingDataError(RuntimeError):
+class TrainingDataError(Stage1kitError):
     """Trainers raise a subclass when data that passed the gate fails a check after tokenization."""
 
 
-class GateRefused(RuntimeError):
+class GateRefused(Stage1kitError):
     """The gate refused a dataset; ``report`` holds every check, the message every failure."""
 
     def __init__(self, report: "GateReport"):

@@ -20,13 +20,22 @@ Register = Callable[[str, Callable[..., Any]], None]
 
 
 @hookspec
-def register_generators(register: Register) -> None:
-    """Register generators: factories of :class:`~stage1kit.protocols.InstructionGenerator` or
-    :class:`~stage1kit.protocols.ResponseGenerator`.
+def register_instruction_generators(register: Register) -> None:
+    """Register instruction generators: factories of :class:`~stage1kit.protocols.InstructionGenerator`.
 
     Called once when the plugin manager first builds the registry. ``register(name, factory)``
-    claims ``name`` in the ``generators`` kind; a name claimed twice, by any two plugins, is an
-    error that names both distributions.
+    claims ``name`` among instruction generators (the ``[instructions] generator`` setting); a name
+    claimed twice, by any two plugins, is an error that names both distributions. The factory takes
+    the ``generator_settings`` table as keywords and must reject settings it does not know.
+    """
+
+
+@hookspec
+def register_response_generators(register: Register) -> None:
+    """Register response generators: factories of :class:`~stage1kit.protocols.ResponseGenerator`.
+
+    Same contract as :func:`register_instruction_generators`, for ``[responses] generator``: each
+    writes k candidate answers per instruction.
     """
 
 

@@ -11,6 +11,7 @@ rejects model loads anywhere else.
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 import json
 import platform
 from dataclasses import dataclass, field
@@ -48,11 +49,11 @@ TOKENIZER_FILES = (
 TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
 
 
-class LoaderError(RuntimeError):
+class LoaderError(Stage1kitError, RuntimeError):
     """A model or tokenizer could not be loaded clean."""
 
 
-class ChatTemplateDisabledError(RuntimeError):
+class ChatTemplateDisabledError(Stage1kitError, RuntimeError):
     """Raised by ``apply_chat_template`` on a tokenizer from CleanModelLoader."""
 
 
@@ -214,6 +215,25 @@ class CleanModelLoader:
         if not self.trainable:
             model.eval()
         return model
+
+    def preflight(self) -> None:
+        """Open the model's config and tokenizer, no weights: cheap, and it fails on a corrupted
+        ``config.json``, an unreachable hub id or a refused tokenizer before any stage starts."""
+        from transformers import AutoConfig
+
+        try:
+            AutoConfig.from_pretrained(
+                self.model_name,
+                revision=self.revision,
+                trust_remote_code=self.trust_remote_code,
+                local_files_only=self.local_files_only,
+            )
+        except (OSError, ValueError) as exc:  # transformers raises both for unreadable configs
+            raise LoaderError(
+                f"could not open the model config of '{self.model_name}': {exc}. Check [model] id "
+                "(a checkpoint folder with a valid config.json, or a hub id this machine can reach)."
+            ) from exc
+        self.load_tokenizer()
 
     # ------------------------------------------------------------------ provenance
 

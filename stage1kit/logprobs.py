@@ -27,6 +27,7 @@ one token past the shared tokens, one row per prompt answers all options at once
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,11 +41,11 @@ if TYPE_CHECKING:
 PADDING_SIDES = ("left", "right")
 
 
-class OptionCollisionError(ValueError):
+class OptionCollisionError(Stage1kitError, ValueError):
     """Two options cannot be told apart at the first token where they should differ."""
 
 
-class ContextLengthError(ValueError):
+class ContextLengthError(Stage1kitError, ValueError):
     """A row is longer than the positions the model was built for; its scores would be garbage."""
 
 

@@ -11,6 +11,7 @@ manifest, so manifests validate against a JSON Schema shipped with the package
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 import hashlib
 import json
 import os
@@ -27,6 +28,7 @@ from stage1kit.hashing import file_sha256
 from stage1kit.record_ids import QC_KEY as DUPLICATES_QC_KEY
 from stage1kit.record_ids import duplicate_ids_in, duplicates_reason, recorded_duplicates
 from stage1kit.records import RecordError, atomic_write_text, iter_records
+from stage1kit.thresholds import parse_threshold_key
 from stage1kit.rundir import manifest_path_for
 
 SCHEMA_VERSION = 1
@@ -35,7 +37,7 @@ SCHEMA_FILE = "manifest.schema.json"
 MAX_EXAMPLES = 10
 
 
-class ManifestError(ValueError):
+class ManifestError(Stage1kitError, ValueError):
     """A manifest is missing, unreadable or does not match the schema; the message names file and field."""
 
 
@@ -222,11 +224,13 @@ def threshold_failures(qc: Mapping[str, Any], thresholds: Mapping[str, float]) -
     """Reasons ``qc`` misses ``{"min_<metric>": x, "max_<metric>": x}``; [] when it meets them all."""
     reasons = []
     for key, bound in sorted(thresholds.items()):
-        kind, _, metric = key.partition("_")
+        try:
+            kind, metric = parse_threshold_key(key)
+        except ValueError as exc:
+            reasons.append(f"threshold {exc}")
+            continue
         value = qc_value(qc, metric)
-        if kind not in ("min", "max") or not metric:
-            reasons.append(f"threshold '{key}' is not min_<metric> or max_<metric>")
-        elif not isinstance(value, (int, float)) or isinstance(value, bool):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
             reasons.append(f"threshold '{key}': qc has no numeric metric '{metric}'")
         elif kind == "min" and value < bound:
             reasons.append(f"{metric} = {value:g} is below {key} = {bound:g}")
@@ -447,23 +451,36 @@ def is_up_to_date(output: str | Path, *, inputs: Iterable[str | Path], config: M
     so an edited or half-written output is recomputed. The verdict is not considered: the same
     inputs and config would produce the same data again.
     """
+    return stale_reason(output, inputs=inputs, config=config) is None
+
+
+def stale_reason(output: str | Path, *, inputs: Iterable[str | Path], config: Mapping[str, Any]) -> str | None:
+    """Why ``output`` must be (re)computed, in words for the user; None when it is up to date."""
     output = Path(output)
     path = manifest_path_for(output)
-    if not output.exists() or not path.is_file():
-        return False
+    if not output.exists():
+        return f"no {output.name} yet"
+    if not path.is_file():
+        return f"{output.name} has no manifest (an interrupted run)"
     try:
         manifest = load_manifest(path)
-    except ManifestError:
-        return False
+    except ManifestError as exc:
+        return f"its manifest cannot be read ({exc})"
     if manifest["config_hash"] != config_hash(dict(config)):
-        return False
+        return "its settings (or the model) changed"
     recorded = {(path.parent / e["path"]).resolve(): e["sha256"] for e in manifest["inputs"]}
     wanted = [Path(p) for p in inputs]
-    if {p.resolve() for p in wanted} != set(recorded) or not all(p.exists() for p in wanted):
-        return False
-    if any(file_entry(p, path)["sha256"] != recorded[p.resolve()] for p in wanted):
-        return False
-    return not any(_entry_problems(e, path, "output") for e in manifest["outputs"])
+    missing = [p.name for p in wanted if not p.exists()]
+    if missing:
+        return f"input {', '.join(missing)} is missing"
+    if {p.resolve() for p in wanted} != set(recorded):
+        return "it was made from other input files"
+    changed = [p.name for p in wanted if file_entry(p, path)["sha256"] != recorded[p.resolve()]]
+    if changed:
+        return f"input {', '.join(changed)} changed"
+    if any(_entry_problems(e, path, "output") for e in manifest["outputs"]):
+        return f"{output.name} was changed after its manifest was written"
+    return None
 
 
 def _stage1kit_version() -> str:

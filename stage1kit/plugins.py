@@ -8,6 +8,7 @@ distributions (tests use it to keep whatever is installed on the machine out of 
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 import os
 import traceback
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ ONLY_ENV = "STAGE1KIT_LOAD_PLUGINS"
 
 #: plugin kind -> the hook that registers it
 KIND_HOOKS: dict[str, str] = {
-    "generators": "register_generators",
+    "instruction_generators": "register_instruction_generators",
+    "response_generators": "register_response_generators",
     "critics": "register_critics",
     "negative_miners": "register_negative_miners",
     "trainers": "register_trainers",
@@ -33,7 +35,7 @@ KIND_HOOKS: dict[str, str] = {
 KINDS = tuple(KIND_HOOKS)
 
 
-class PluginError(Exception):
+class PluginError(Stage1kitError):
     """A plugin could not be loaded or used."""
 
 

@@ -39,6 +39,17 @@ class RunDir:
     def eval_dir(self) -> Path:
         return self.root / "eval"
 
+    def artifact(self, name: str) -> Path:
+        """A stage input or output by its catalogue name: a dataset (``sft``), a trainer's folder
+        (``train-sft``), ``eval`` or ``heldout``."""
+        if name.startswith("train-"):
+            return self.train_dir(name.removeprefix("train-"))
+        if name == "eval":
+            return self.eval_dir
+        if name == "heldout":
+            return self.heldout
+        return self.dataset(name)
+
     @property
     def heldout(self) -> Path:
         """Instructions kept out of training, for the evaluators."""

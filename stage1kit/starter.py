@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from stage1kit.config import STAGES, ModelSettings, RunSettings, settings_class
+from stage1kit.config import RUN_TABLES
+from stage1kit.stages.catalogue import CATALOGUE
 from stage1kit.records import atomic_write_text
 
 #: Sizes that keep the tiny-model run under two minutes on two CPU cores; a real run raises them.
@@ -58,6 +59,10 @@ def _section(title: str, cls: type, overrides: dict[str, Any], doc: str | None =
     return lines + [""]
 
 
+def _first_line(doc: str | None) -> str | None:
+    return doc.strip().splitlines()[0] if doc else None
+
+
 def starter_config_text(model: str, small: bool = True) -> str:
     sizes = SMALL_RUN if small else {}
     lines = [
@@ -65,11 +70,12 @@ def starter_config_text(model: str, small: bool = True) -> str:
         "# Run it with `stage1kit run <this file>`; check it first with `stage1kit doctor <this file>`.",
         "",
     ]
-    lines += _section("run", RunSettings, {"dir": "run"}, "Where outputs go, and your code the audit checks before every model-loading stage.")
-    lines += _section("model", ModelSettings, {"id": model}, "The base model (local folder or hub id); always loaded through CleanModelLoader, never with a chat template.")
-    for stage, (table, _) in STAGES.items():
-        cls = settings_class(stage)
-        lines += _section(table, cls, sizes.get(stage, {}), (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else None)
+    run_overrides = {"run": {"dir": "run"}, "model": {"id": model}}
+    for table, cls in RUN_TABLES.items():
+        lines += _section(table, cls, run_overrides.get(table, {}), _first_line(cls.__doc__))
+    for stage in CATALOGUE:
+        cls = stage.settings_type
+        lines += _section(stage.table, cls, sizes.get(stage.name, {}), _first_line(cls.__doc__))
     return "\n".join(lines)
 
 

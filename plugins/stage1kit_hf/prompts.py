@@ -8,6 +8,7 @@ provenance so a changed prompt is visible in the data.
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 import hashlib
 import re
 from collections.abc import Iterable
@@ -93,7 +94,7 @@ ANSWER_STOP = ("\nQuery:",)
 LIST_STOP = ("\n\n",)
 
 
-class TemplateError(ValueError):
+class TemplateError(Stage1kitError, ValueError):
     """A prompt template lacks a placeholder the plugin fills."""
 
 

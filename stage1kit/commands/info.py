@@ -75,16 +75,28 @@ def audit_status(config: Any, registry: Any) -> tuple[str, str | None]:
     """Run the audit gate the pipeline runs before its stages, over the user code and every plugin
     package any stage will run; (fact, None) when clean, else (fact, the findings)."""
     from stage1kit.audit_gate import AuditGateError, run_audit_gate
-    from stage1kit.config import STAGE_ORDER
     from stage1kit.pipeline import stage_plugin_modules
+    from stage1kit.stages.catalogue import CATALOGUE
 
-    modules = sorted({m for stage in STAGE_ORDER for m in stage_plugin_modules(config, stage, registry)})
+    modules = sorted({m for stage in CATALOGUE for m in stage_plugin_modules(config, stage, registry)})
     try:
         summary = run_audit_gate("doctor", user_paths=config.user_code, modules=modules)
     except AuditGateError as exc:
         return "", str(exc).replace("audit gate before stage 'doctor'", "audit of the code the pipeline will run", 1)
     where = f"user code {', '.join(summary['paths'])} and " if summary["paths"] else ""
     return f"audit: clean ({where}{len(modules)} plugin package(s), {summary['files_checked']} file(s))", None
+
+
+def model_status(config: Any) -> tuple[str, str | None]:
+    """Open the model's config and tokenizer through the loader (no weights): (fact, None) or (fact, problem)."""
+    from stage1kit.errors import Stage1kitError
+    from stage1kit.models import ModelAccess
+
+    try:
+        ModelAccess(config.model, config.model_id).preflight()
+    except Stage1kitError as exc:
+        return "", f"model: {exc}"
+    return f"model: {config.model_id} (config and tokenizer open cleanly)", None
 
 
 @click.command("doctor")
@@ -108,6 +120,8 @@ def doctor_command(config: str | None) -> None:
         if loaded_config is not None and not config_issues:
             audit_fact, audit_issue = audit_status(loaded_config, registry)
             (facts if audit_issue is None else problems).append(audit_fact if audit_issue is None else audit_issue)
+            model_fact, model_issue = model_status(loaded_config)
+            (facts if model_issue is None else problems).append(model_fact if model_issue is None else model_issue)
     for fact in facts:
         click.echo(f"  ok  {fact}")
     for problem in problems:

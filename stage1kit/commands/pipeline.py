@@ -10,10 +10,6 @@ import click
 DEMO_DIR = "stage1kit-demo"
 
 
-def _fail(exc: Exception) -> click.ClickException:
-    return click.ClickException(str(exc))
-
-
 def _print_summary(outcomes, run_dir: Path, seconds: float) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -61,59 +57,26 @@ def _notes(stats: dict, prefix: str = "") -> str:
 
 
 def run_pipeline(config_path: Path, start: str | None, until: str | None, *, quiet: bool = False) -> Path:
-    """Load the config, check it, run the selected stages, print the summary; returns the run dir."""
-    from stage1kit.audit_gate import AuditGateError
-    from stage1kit.config import ConfigError, config_problems, load_config
-    from stage1kit.console import library_output
-    from stage1kit.errors import Stage1kitError
-    from stage1kit.gate import TrainingDataError
-    from stage1kit.loader import ChatTemplateDisabledError, LoaderError
-    from stage1kit.pipeline import Pipeline, PipelineError, select_stages
-    from stage1kit.plugins import PluginError, get_registry
+    """Load the config, check it, run the selected stages, print the summary; returns the run dir.
+
+    Errors meant for the user are :class:`~stage1kit.errors.Stage1kitError` and end as a message
+    (the CLI group does that); the outputs of finished stages stay on disk and a rerun resumes.
+    """
+    from stage1kit.config import load_config
+    from stage1kit.console import quiet_libraries
+    from stage1kit.pipeline import Pipeline, select_stages
+    from stage1kit.plugins import get_registry
     from stage1kit.rundir_lock import RunDirLock
-    from stage1kit.stages.evaluate import EvaluateError
-    from stage1kit.stages.pairs import PairsStageError
-    from stage1kit.stages.support import StageInputError
-    from stage1kit.stages.train import TrainStageError
 
-    # What stages raise for the user to act on; ValueError covers settings a plugin rejects and the
-    # ValueError subclasses (ConfigError, StageConfigError, RecordError, ManifestError, TemplateError).
-    stage_errors = (
-        AuditGateError, PipelineError, PluginError, TrainStageError, TrainingDataError, LoaderError,
-        ChatTemplateDisabledError, EvaluateError, StageInputError, PairsStageError, ValueError,
-    )
-
-    try:
-        config = load_config(config_path)
-        registry = get_registry()
-        problems = config_problems(config, registry)
-        if problems:
-            raise ConfigError("\n".join(problems))
-        stages = select_stages(start, until)
-    except (ConfigError, PipelineError, PluginError) as exc:
-        raise _fail(exc) from exc
-    pipeline = Pipeline(config, registry, show_progress=not quiet, echo=click.echo)
-    started = time.perf_counter()
-    try:
-        with RunDirLock(config.run_dir), library_output(quiet=quiet):
+    config = load_config(config_path)
+    stages = select_stages(start, until)
+    with quiet_libraries(quiet):
+        pipeline = Pipeline(config, get_registry(), show_progress=not quiet, echo=click.echo)
+        started = time.perf_counter()
+        with RunDirLock(config.run_dir):  # a second run on this directory refuses, naming this one
             pipeline.run(stages)
-    except (*stage_errors, Stage1kitError) as exc:  # the outputs of finished stages stay on disk; a rerun resumes there
-        raise _fail(exc) from exc
-    except Exception as exc:
-        gate = _gate_refusal(exc)
-        if gate is not None:
-            raise _fail(gate) from exc
-        raise
     _print_summary(pipeline.outcomes, config.run_dir, time.perf_counter() - started)
     return config.run_dir
-
-
-def _gate_refusal(exc: Exception) -> Exception | None:
-    try:
-        from stage1kit.gate import GateRefused
-    except ImportError:
-        return None
-    return exc if isinstance(exc, GateRefused) else None
 
 
 @click.command("run")

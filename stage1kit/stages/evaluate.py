@@ -13,6 +13,7 @@ model trained on it.
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 import inspect
 import sys
 import time
@@ -24,15 +25,14 @@ from stage1kit.prompting import training_completion, training_prompt
 from stage1kit.protocols import EvalContext
 from stage1kit.records import read_records
 from stage1kit.rundir import RunDir
-from stage1kit.stages import StageOutcome
-from stage1kit.stages.support import verdict_of
+from stage1kit.stages.base import PluginUse, Stage, StageContext, StageOutcome, verdict_failures, verdict_of
 
 if TYPE_CHECKING:
     from stage1kit.loader import LoadedModel
     from stage1kit.plugins import Registry
 
 
-class EvaluateError(RuntimeError):
+class EvaluateError(Stage1kitError):
     """An evaluator failed; the report was still written with the other sections."""
 
 
@@ -46,9 +46,6 @@ class EvaluateSettings:
     #: offered to every evaluator whose factory takes ``max_new_tokens``
     max_new_tokens: int = 64
     seed: int = 0
-    #: the critic that judges (the one the data stages used); "" means the only registered one
-    critic: str = "logprob"
-    critic_settings: dict[str, Any] = field(default_factory=dict)
     #: per-evaluator settings tables, e.g. {"win-rate": {"tie_confidence": 0.2}}
     evaluator_settings: dict[str, Any] = field(default_factory=dict)
 
@@ -149,19 +146,6 @@ def select_heldout(run: RunDir, count: int) -> HeldoutSet:
 # --------------------------------------------------------------------------- plugins
 
 
-def make_critic(registry: "Registry", settings: EvaluateSettings) -> Any:
-    name = settings.critic
-    if not name:
-        names = registry.names("critics")
-        if len(names) != 1:
-            raise EvaluateError(
-                f"[evaluate] critic is not set and {len(names)} critics are registered ({', '.join(names) or 'none'}); "
-                "name one in the config"
-            )
-        name = names[0]
-    return registry.create("critics", name, **settings.critic_settings)
-
-
 def make_evaluator(registry: "Registry", name: str, settings: EvaluateSettings) -> Any:
     """The evaluator with its settings table; shared settings go to factories that take them."""
     factory = registry.get("evaluators", name).factory
@@ -192,78 +176,87 @@ def _headline(sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {name: {k: s[k] for k in keys if k in s} for name, s in sections.items()}
 
 
-def run_evaluate_stage(
-    run_dir: RunDir | str | Path,
-    settings: EvaluateSettings,
-    *,
-    base: "LoadedModel",
-    trained: "LoadedModel",
-    registry: "Registry",
-    audit: dict[str, Any] | None,
-    show_progress: bool = True,
-    config: dict[str, Any] | None = None,
-) -> StageOutcome:
-    """Run each configured evaluator on the held-out data and write ``eval/report.{json,md}``.
+class EvaluateStage(Stage):
+    """The configured evaluators on held-out data, base against trained model; the report in ``eval/``."""
 
-    When every evaluator succeeded, ``eval/manifest.json`` records the inputs (held-out rows, SFT
-    data, the trained model's manifest), the config hash and the audit, so a rerun can skip it.
-    """
-    from stage1kit.manifest import write_manifest
-    from stage1kit_eval.report import write_report
+    name = "evaluate"
+    table = "evaluate"
+    settings_type = EvaluateSettings
+    inputs = ("sft", "train-dpo")
+    outputs = ("eval",)
+    uses_critic = True
 
-    started = time.perf_counter()
-    run = run_dir if isinstance(run_dir, RunDir) else RunDir.at(run_dir)
-    heldout = select_heldout(run, settings.heldout)
-    ctx = EvalContext(
-        base, trained, make_critic(registry, settings), heldout.instructions, heldout.sft, run.root, settings.seed
-    )
-    sections: dict[str, dict[str, Any]] = {}
-    failed: list[str] = []
-    for name in settings.evaluators:
-        evaluator = make_evaluator(registry, name, settings)
-        if show_progress:
-            print(f"evaluate: {name} on {len(heldout.instructions)} held-out instructions", file=sys.stderr)
-        try:
-            sections[name] = evaluator.evaluate(ctx)
-        except Exception as exc:  # the report still records the other evaluators
-            sections[name] = {"error": f"{type(exc).__name__}: {exc}"}
-            failed.append(name)
-    models = {"base": base.provenance, "trained": trained.provenance}
-    outputs = write_report(
-        run.eval_dir,
-        run_root=run.root,
-        sections=sections,
-        heldout=heldout.describe(),
-        models=models,
-        audit=audit,
-        settings=asdict(settings),
-    )
-    if failed:
-        raise EvaluateError(
-            f"evaluator(s) {', '.join(failed)} failed: "
-            + "; ".join(sections[n]["error"] for n in failed)
-            + f". The report with the other sections is at {outputs[1]}."
+    def plugin_uses(self, settings: EvaluateSettings) -> list[PluginUse]:
+        return [
+            PluginUse("evaluators", f"evaluator_settings.{name}", "evaluators", name, dict(settings.evaluator_settings.get(name) or {}))
+            for name in settings.evaluators
+        ]
+
+    def check_plugin(self, registry: "Registry", use: PluginUse, settings: Any) -> Any:
+        if use.kind == "evaluators":
+            return make_evaluator(registry, use.name, settings)
+        return super().check_plugin(registry, use, settings)
+
+    def input_paths(self, run_dir: RunDir) -> list[Path]:
+        return evaluate_inputs(run_dir)
+
+    def run(self, ctx: StageContext, settings: EvaluateSettings) -> StageOutcome:
+        """Run each evaluator on the held-out data and write ``eval/report.{json,md}``.
+
+        When every evaluator succeeded, ``eval/manifest.json`` records the inputs (held-out rows, SFT
+        data, the trained model's manifest), the config hash and the audit, so a rerun can skip it.
+        """
+        from stage1kit.manifest import write_manifest
+        from stage1kit_eval.report import write_report
+
+        started = time.perf_counter()
+        run = ctx.run_dir
+        base, trained = ctx.base_model(), ctx.models.trained(run.train_dir("dpo"))
+        heldout = select_heldout(run, settings.heldout)
+        eval_ctx = EvalContext(base, trained, ctx.critic(), heldout.instructions, heldout.sft, run.root, settings.seed)
+        sections: dict[str, dict[str, Any]] = {}
+        failed: list[str] = []
+        for name in settings.evaluators:
+            evaluator = make_evaluator(ctx.registry, name, settings)
+            if ctx.show_progress:
+                print(f"evaluate: {name} on {len(heldout.instructions)} held-out instructions", file=sys.stderr)
+            try:
+                sections[name] = evaluator.evaluate(eval_ctx)
+            except Exception as exc:  # the report still records the other evaluators
+                sections[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                failed.append(name)
+        models = {"base": base.provenance, "trained": trained.provenance}
+        outputs = write_report(
+            run.eval_dir, run_root=run.root, sections=sections, heldout=heldout.describe(), models=models,
+            audit=ctx.audit, settings=asdict(settings),
         )
-    manifest = write_manifest(
-        "evaluate",
-        run.eval_dir,
-        inputs=evaluate_inputs(run),
-        config=config if config is not None else {"stage": "evaluate", "settings": asdict(settings)},
-        model=base.provenance,
-        plugins={name: {"kind": "evaluator"} for name in settings.evaluators}
-        | {"critic": {"name": settings.critic or "(the only one registered)"}, "trained_model": trained.provenance},
-        qc=_headline(sections),
-        audit=audit,
-    )
-    return StageOutcome(
-        stage="evaluate",
-        records_in=len(heldout.instructions),
-        records_out=len(sections),
-        seconds=time.perf_counter() - started,
-        outputs=[run.eval_dir],
-        stats=_headline(sections),
-        verdict=verdict_of(manifest),
-    )
+        if failed:
+            raise EvaluateError(
+                f"evaluator(s) {', '.join(failed)} failed: "
+                + "; ".join(sections[n]["error"] for n in failed)
+                + f". The report with the other sections is at {outputs[1]}."
+            )
+        manifest = write_manifest(
+            "evaluate",
+            run.eval_dir,
+            inputs=evaluate_inputs(run),
+            config=self.cache_key(ctx.config),
+            model=base.provenance,
+            plugins={name: {"kind": "evaluator"} for name in settings.evaluators}
+            | {"critic": {"name": ctx.config.critic.name}, "trained_model": trained.provenance},
+            qc=_headline(sections),
+            audit=ctx.audit,
+        )
+        return StageOutcome(
+            stage="evaluate",
+            records_in=len(heldout.instructions),
+            records_out=len(sections),
+            seconds=time.perf_counter() - started,
+            outputs=[run.eval_dir],
+            stats=_headline(sections),
+            verdict=verdict_of(manifest),
+            failures=verdict_failures(manifest),
+        )
 
 
 def evaluate_inputs(run: RunDir) -> list[Path]:

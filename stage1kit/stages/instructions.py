@@ -7,90 +7,57 @@ many were generated, accepted and rejected per filter, and whether the target wa
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from stage1kit.protocols import InstructionGenerator
-from stage1kit.records import RecordWriter, read_records
-from stage1kit.resume import finish_output, start_output
-from stage1kit.rundir import RunDir
-from stage1kit.stages import StageOutcome
-from stage1kit.stages.support import create_generator, progress_bar, stage_config, verdict_of
-
-if TYPE_CHECKING:
-    from stage1kit.loader import LoadedModel
-    from stage1kit.plugins import Registry
+from stage1kit.settings import require_range
+from stage1kit.stages.base import JsonlStage, PluginUse, Produced, StageContext
 
 
 @dataclass
 class InstructionsSettings:
-    """``[instructions]``: how many instructions to generate, with which generator and critic."""
+    """``[instructions]``: how many instructions to generate, and with which generator."""
 
     generator: str = field(default="self-instruct", metadata={"help": "instruction generator plugin name"})
-    critic: str = field(default="logprob", metadata={"help": "critic plugin that scores instruction quality"})
     target: int = field(default=64, metadata={"help": "instructions to accept (stops earlier if max_rounds is spent)"})
-    seed: int = 0
+    seed: int = field(default=0, metadata={"help": "sampling seed (recorded in provenance)"})
     generator_settings: dict[str, Any] = field(
-        default_factory=dict, metadata={"help": "generator settings, e.g. { max_rounds = 20, quality_threshold = 0.5 }"}
+        default_factory=dict, metadata={"help": "generator settings, e.g. { max_rounds = 20, quality_threshold = 0.5 }", "flag": "set"}
     )
-    critic_settings: dict[str, Any] = field(default_factory=dict, metadata={"help": "critic settings, e.g. { batch_size = 16 }"})
     thresholds: dict[str, float] = field(
         default_factory=lambda: {"min_accepted": 1}, metadata={"help": "QC thresholds the manifest verdict checks"}
     )
 
+    def __post_init__(self) -> None:
+        require_range(self, "target", minimum=1)
 
-def run_instructions_stage(
-    run_dir: RunDir,
-    settings: InstructionsSettings,
-    *,
-    loaded: "LoadedModel",
-    registry: "Registry",
-    audit: dict[str, Any] | None,
-    show_progress: bool = True,
-    config: dict[str, Any] | None = None,
-) -> StageOutcome:
-    """Generate until ``settings.target`` instructions are accepted; write records and manifest.
 
-    ``config`` is what the manifest hashes (the pipeline passes its own view of the stage config so
-    its up-to-date check matches); by default, the settings and the model id and revision.
-    """
-    from stage1kit.manifest import write_manifest
+class InstructionsStage(JsonlStage):
+    """A generator plugin writes instructions completion-style; the critic filters them."""
 
-    started = time.perf_counter()
-    output = run_dir.dataset("instructions")
-    critic = registry.create("critics", settings.critic, **settings.critic_settings)
-    generator = create_generator(registry, settings.generator, settings.generator_settings, InstructionGenerator, "instructions")
-    config = config if config is not None else stage_config("instructions", settings, loaded)
-    start_output(output, config=config, inputs=())
-    with RecordWriter(output) as sink:
-        existing = read_records(output)
-        with progress_bar("instructions", settings.target, len(existing), show=show_progress) as advance:
+    name = "instructions"
+    table = "instructions"
+    settings_type = InstructionsSettings
+    outputs = ("instructions",)
+    uses_critic = True
+    text_fields = ("instruction",)
+    summary_keys = ("accepted", "target", "target_reached", "generated", "acceptance_rate", "rejected", "rounds", "mean_quality")
+
+    def plugin_uses(self, settings: InstructionsSettings) -> list[PluginUse]:
+        return [PluginUse("generator", "generator_settings", "instruction_generators", settings.generator, dict(settings.generator_settings))]
+
+    def produce(self, ctx: StageContext, settings: InstructionsSettings, sink: Any, existing: list[dict[str, Any]]) -> Produced:
+        critic = ctx.critic()
+        generator = ctx.registry.create("instruction_generators", settings.generator, **settings.generator_settings)
+        with ctx.progress("instructions", settings.target, len(existing)) as advance:
             stats = generator.generate(
-                loaded, critic, sink, target=settings.target, seed=settings.seed, existing=existing, progress=advance
+                ctx.base_model(), critic, sink, target=settings.target, seed=settings.seed, existing=existing, progress=advance
             )
-    records = read_records(output)
-    qc = instruction_qc(records, stats.to_dict(), resumed=len(existing), target=settings.target)
-    manifest = write_manifest(
-        "instructions",
-        output,
-        config=config,
-        model=loaded.provenance,
-        plugins={"generator": generator.describe(), "critic": critic.describe()},
-        qc=qc,
-        thresholds=settings.thresholds,
-        audit=audit,
-        text_fields=("instruction",),
-    )
-    finish_output(output)
-    return StageOutcome(
-        stage="instructions",
-        records_out=len(records),
-        seconds=time.perf_counter() - started,
-        outputs=[output],
-        stats=qc,
-        verdict=verdict_of(manifest),
-    )
+        plugins = {"generator": generator.describe(), "critic": critic.describe()}
+        return Produced(records_in=0, plugins=plugins, stats=stats.to_dict() | {"resumed": len(existing)})
+
+    def qc(self, records: list[dict[str, Any]], produced: Produced, settings: InstructionsSettings) -> dict[str, Any]:
+        return instruction_qc(records, produced.stats, resumed=produced.stats["resumed"], target=settings.target)
 
 
 def instruction_qc(records: list[dict[str, Any]], stats: dict[str, Any], *, resumed: int, target: int) -> dict[str, Any]:

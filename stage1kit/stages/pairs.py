@@ -10,8 +10,8 @@ written until every judgement has been read and checked, so bad input leaves ear
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
+from stage1kit.errors import Stage1kitError
+import hashlib
 import json
 import random
 import time
@@ -24,8 +24,19 @@ from stage1kit.prompting import training_completion, training_prompt
 from stage1kit.protocols import MiningTask, Negative, PairQuery, PairVerdict
 from stage1kit.records import write_records_atomic
 from stage1kit.rundir import RunDir
-from stage1kit.stages import StageOutcome
-from stage1kit.stages.support import StageInputError, model_provenance, progress_bar, read_input, stage_config, verdict_of
+from stage1kit.stages.base import (
+    PluginUse,
+    Stage,
+    StageContext,
+    StageInputError,
+    StageOutcome,
+    model_provenance,
+    read_input,
+    replace_output,
+    staging_path,
+    verdict_failures,
+    verdict_of,
+)
 
 if TYPE_CHECKING:
     from stage1kit.loader import LoadedModel
@@ -37,7 +48,7 @@ SFT_TEXT_FIELDS = ("prompt", "completion")
 DPO_TEXT_FIELDS = ("prompt", "chosen", "rejected")
 
 
-class PairsStageError(RuntimeError):
+class PairsStageError(Stage1kitError):
     """A plugin the pairs stage uses misbehaved (e.g. the critic returned the wrong number of verdicts)."""
 
 
@@ -49,8 +60,6 @@ def _help(text: str) -> dict[str, str]:
 class PairsSettings:
     """``[pairs]``: how SFT records and DPO pairs are chosen from judged candidates."""
 
-    critic: str = field(default="logprob", metadata=_help("critic plugin that checks pairs and negatives"))
-    critic_settings: dict[str, Any] = field(default_factory=dict, metadata=_help("critic settings, e.g. { batch_size = 16 }"))
     strategy: str = field(default="all", metadata=_help("DPO rejected candidates: all, worst or mu-2sigma"))
     miners: list[str] = field(default_factory=lambda: list(BUILTIN_MINERS), metadata=_help("negative miners to run (names from `stage1kit plugins`)"))
     miner_settings: dict[str, Any] = field(default_factory=dict, metadata=_help("settings per miner, e.g. { truncated = { min_words = 10 } }"))
@@ -73,11 +82,14 @@ class PairsSettings:
 
     def __post_init__(self) -> None:
         if self.strategy not in selection.STRATEGIES:
-            raise ValueError(f"[pairs] strategy = {self.strategy!r}: use one of {', '.join(selection.STRATEGIES)}")
+            raise ValueError(f"strategy = {self.strategy!r}: use one of {', '.join(selection.STRATEGIES)}")
         for name in ("max_negatives_per_instruction", "max_negatives_per_type", "pool_size"):
             if getattr(self, name) < 0:
-                raise ValueError(f"[pairs] {name} must be 0 or more, got {getattr(self, name)}")
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
         self.miners = list(self.miners)
+        unknown = set(self.miner_settings) - set(self.miners)
+        if unknown:
+            raise ValueError(f"miner_settings names miners that are not run: {', '.join(sorted(unknown))}; add them to miners")
 
 
 # --------------------------------------------------------------------------- planning
@@ -365,9 +377,6 @@ def dpo_qc(plan: Plan, judgements: list[dict[str, Any]], records: list[dict[str,
 
 
 def create_miners(registry: "Registry", settings: PairsSettings) -> list[tuple["Registration", Any]]:
-    unknown = set(settings.miner_settings) - set(settings.miners)
-    if unknown:
-        raise ValueError(f"[pairs] miner_settings names miners that are not run: {', '.join(sorted(unknown))}; add them to miners")
     built = []
     for name in settings.miners:
         registration = registry.get("negative_miners", name)
@@ -375,76 +384,114 @@ def create_miners(registry: "Registry", settings: PairsSettings) -> list[tuple["
     return built
 
 
-def run_pairs_stage(
-    run_dir: RunDir,
-    settings: PairsSettings,
-    *,
-    loaded: "LoadedModel",
-    registry: "Registry",
-    audit: dict[str, Any] | None,
-    show_progress: bool = True,
-    config: dict[str, Any] | None = None,
-    exclude_instruction_ids: Collection[str] = (),
-) -> StageOutcome:
-    """Write ``sft.jsonl`` and ``dpo.jsonl`` with their manifests from ``judgements.jsonl``.
+def write_heldout(run_dir: RunDir, judgements: list[dict[str, Any]], count: int, *, seed: int) -> list[str]:
+    """Set ``count`` judged instructions aside for evaluation, in ``heldout.jsonl``; return their ids.
 
-    ``exclude_instruction_ids`` are held out for evaluation and never become training data;
-    ``config`` is what the manifests hash (the pipeline passes its own view of the stage config).
+    The choice is a seeded hash of the instruction ids, so it is the same on every rerun and does
+    not depend on the order records were written in. Each row carries the judged best answer as
+    the held-out SFT target the likelihood evaluator scores.
     """
-    from stage1kit.manifest import is_up_to_date, load_manifest, write_manifest
+    ranked = sorted(judgements, key=lambda j: hashlib.sha256(f"{seed}:{j['instruction_id']}".encode()).hexdigest())
+    chosen = ranked[: max(0, min(count, len(judgements) // 2))]  # never hold out more than half
+    rows = [
+        {
+            "id": f"heldout_{j['instruction_id']}",
+            "instruction_id": j["instruction_id"],
+            "instruction": j["instruction"],
+            "prompt": training_prompt(j["instruction"]),
+            "completion": training_completion(j["candidates"][j["best_index"]]),
+        }
+        for j in chosen
+    ]
+    write_records_atomic(run_dir.heldout, rows)
+    return [row["instruction_id"] for row in rows]
 
-    started = time.perf_counter()
-    source = run_dir.dataset("judgements")
-    sft_path, dpo_path = run_dir.dataset("sft"), run_dir.dataset("dpo")
-    judgements = read_input(source, JUDGEMENT_FIELDS, "judge")
-    check_judgements(source, judgements)
-    excluded = set(exclude_instruction_ids)
-    judgements = [j for j in judgements if j["instruction_id"] not in excluded]
-    config = config if config is not None else stage_config("pairs", settings, loaded)
-    if all(is_up_to_date(p, inputs=[source], config=config) for p in (sft_path, dpo_path)):
-        verdicts = {verdict_of(load_manifest(run_dir.manifest(k))) for k in ("sft", "dpo")}
-        return StageOutcome("pairs", records_in=len(judgements), skipped=True, outputs=[sft_path, dpo_path],
-                            verdict="pass" if verdicts == {"pass"} else "fail")
 
-    miners = create_miners(registry, settings)
-    critic = registry.create("critics", settings.critic, **settings.critic_settings)
-    described = critic.describe()
-    with progress_bar("pairs", len(judgements), show=show_progress) as advance:
-        plan = build_plan(judgements, settings, miners, loaded, advance)
-    queries, sft_verdicts = ask_critic(critic, loaded, plan, settings.sft_reference_answer)
-    select_sft(plan, sft_verdicts, settings)
+class PairsStage(Stage):
+    """Judgements in; SFT records, DPO pairs and the held-out set out."""
 
-    pair_filter = selection.PairFilter(settings.min_margin, settings.require_order_agreement)
-    filtered: Counter = Counter()
-    dpo_records = []
-    for candidate in plan.candidates:
-        assert candidate.preference is not None
-        reason = pair_filter.reject_reason(candidate.preference, negative=candidate.source == "negative")
-        if reason:
-            filtered[reason] += 1
-        else:
-            dpo_records.append(dpo_record(candidate, len(dpo_records), settings, loaded, str(described.get("name", settings.critic))))
-    sft_records = [sft_record(r, verdict, settings, loaded) for r, verdict in plan.sft]
+    name = "pairs"
+    table = "pairs"
+    settings_type = PairsSettings
+    inputs = ("judgements",)
+    outputs = ("sft", "dpo")
+    uses_critic = True
 
-    plugins = {"critic": described} | {
-        registration.name: {"distribution": registration.plugin.distribution, "version": registration.plugin.version}
-        | (miner.describe() if hasattr(miner, "describe") else {})
-        for registration, miner in miners
-    }
-    common = {"inputs": [source], "config": config, "model": loaded.provenance, "plugins": plugins, "audit": audit}
-    write_records_atomic(sft_path, sft_records)
-    sft_stats = sft_qc(plan, judgements, sft_records)
-    sft_manifest = write_manifest("sft", sft_path, qc=sft_stats, thresholds=settings.sft_thresholds, text_fields=SFT_TEXT_FIELDS, **common)
-    write_records_atomic(dpo_path, dpo_records)
-    dpo_stats = dpo_qc(plan, judgements, dpo_records, filtered, queries)
-    dpo_manifest = write_manifest("dpo", dpo_path, qc=dpo_stats, thresholds=settings.dpo_thresholds, text_fields=DPO_TEXT_FIELDS, **common)
-    verdicts = {verdict_of(sft_manifest), verdict_of(dpo_manifest)}
-    return StageOutcome(
-        stage="pairs",
-        records_in=len(judgements),
-        records_out=len(sft_records) + len(dpo_records),
-        seconds=time.perf_counter() - started,
-        outputs=[sft_path, dpo_path],
-        stats={"sft": sft_stats, "dpo": dpo_stats, "verdicts": {"sft": verdict_of(sft_manifest), "dpo": verdict_of(dpo_manifest)}},
-        verdict="pass" if verdicts == {"pass"} else "fail",
-    )
+    def plugin_uses(self, settings: PairsSettings) -> list[PluginUse]:
+        return [
+            PluginUse("miners", "miner_settings", "negative_miners", name, dict(settings.miner_settings.get(name) or {}))
+            for name in settings.miners
+        ]
+
+    def cache_key(self, config: Any) -> dict[str, Any]:
+        # [evaluate] heldout decides which instructions may be trained on
+        return super().cache_key(config) | {"heldout": config.stages["evaluate"].heldout}
+
+    def run(self, ctx: StageContext, settings: PairsSettings) -> StageOutcome:
+        """Write ``heldout.jsonl``, then ``sft.jsonl`` and ``dpo.jsonl`` with their manifests."""
+        started = time.perf_counter()
+        run_dir = ctx.run_dir
+        source = run_dir.dataset("judgements")
+        sft_path, dpo_path = run_dir.dataset("sft"), run_dir.dataset("dpo")
+        judgements = read_input(source, JUDGEMENT_FIELDS, "judge")
+        check_judgements(source, judgements)
+        miners = create_miners(ctx.registry, settings)
+        critic, loaded = ctx.critic(), ctx.base_model()
+        config = self.cache_key(ctx.config)
+        excluded = set(write_heldout(run_dir, judgements, ctx.config.stages["evaluate"].heldout, seed=settings.seed))
+        judgements = [j for j in judgements if j["instruction_id"] not in excluded]
+        described = critic.describe()
+        with ctx.progress("pairs", len(judgements)) as advance:
+            plan = build_plan(judgements, settings, miners, loaded, advance)
+        queries, sft_verdicts = ask_critic(critic, loaded, plan, settings.sft_reference_answer)
+        select_sft(plan, sft_verdicts, settings)
+
+        pair_filter = selection.PairFilter(settings.min_margin, settings.require_order_agreement)
+        filtered: Counter = Counter()
+        dpo_records = []
+        critic_name = str(described.get("name", ctx.config.critic.name))
+        for candidate in plan.candidates:
+            assert candidate.preference is not None
+            reason = pair_filter.reject_reason(candidate.preference, negative=candidate.source == "negative")
+            if reason:
+                filtered[reason] += 1
+            else:
+                dpo_records.append(dpo_record(candidate, len(dpo_records), settings, loaded, critic_name))
+        sft_records = [sft_record(r, verdict, settings, loaded) for r, verdict in plan.sft]
+
+        plugins = {"critic": described} | {
+            registration.name: {"distribution": registration.plugin.distribution, "version": registration.plugin.version}
+            | (miner.describe() if hasattr(miner, "describe") else {})
+            for registration, miner in miners
+        }
+        common = {"inputs": [source], "config": config, "model": loaded.provenance, "plugins": plugins, "audit": ctx.audit}
+        sft_stats = sft_qc(plan, judgements, sft_records)
+        dpo_stats = dpo_qc(plan, judgements, dpo_records, filtered, queries)
+        manifests = {
+            "sft": _write_dataset("sft", sft_path, sft_records, sft_stats, settings.sft_thresholds, SFT_TEXT_FIELDS, common),
+            "dpo": _write_dataset("dpo", dpo_path, dpo_records, dpo_stats, settings.dpo_thresholds, DPO_TEXT_FIELDS, common),
+        }
+        verdicts = {kind: verdict_of(m) for kind, m in manifests.items()}
+        return StageOutcome(
+            stage="pairs",
+            records_in=len(judgements),
+            records_out=len(sft_records) + len(dpo_records),
+            seconds=time.perf_counter() - started,
+            outputs=[sft_path, dpo_path],
+            stats={"sft": sft_stats, "dpo": dpo_stats, "verdicts": verdicts},
+            verdict="pass" if set(verdicts.values()) == {"pass"} else "fail",
+            failures=[f"{kind}: {reason}" for kind, m in manifests.items() for reason in verdict_failures(m)],
+        )
+
+
+def _write_dataset(
+    kind: str, path: Any, records: list[dict[str, Any]], qc: dict[str, Any], thresholds: dict[str, float],
+    text_fields: tuple[str, ...], common: dict[str, Any],
+) -> dict[str, Any]:
+    """Write one dataset beside the old one, swap it in, and write its manifest."""
+    from stage1kit.manifest import write_manifest
+
+    staged = staging_path(path)
+    write_records_atomic(staged, records)
+    replace_output(staged, path)
+    return write_manifest(kind, path, qc=qc, thresholds=thresholds, text_fields=text_fields, **common)

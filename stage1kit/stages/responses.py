@@ -7,20 +7,11 @@ candidates that came back empty, duplicated within their record, or cut off at t
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from stage1kit.protocols import ResponseGenerator
-from stage1kit.records import RecordWriter, read_records
-from stage1kit.resume import finish_output, start_output
-from stage1kit.rundir import RunDir
-from stage1kit.stages import StageOutcome
-from stage1kit.stages.support import create_generator, progress_bar, read_input, stage_config, verdict_of
-
-if TYPE_CHECKING:
-    from stage1kit.loader import LoadedModel
-    from stage1kit.plugins import Registry
+from stage1kit.settings import require_range
+from stage1kit.stages.base import JsonlStage, PluginUse, Produced, StageContext, read_input
 
 
 @dataclass
@@ -28,65 +19,45 @@ class ResponsesSettings:
     """``[responses]``: k sampled candidate answers per instruction."""
 
     generator: str = field(default="best-of-n", metadata={"help": "response generator plugin name"})
-    k: int = field(default=4, metadata={"help": "candidates per instruction"})
-    seed: int = 0
+    k: int = field(default=4, metadata={"help": "candidates per instruction", "short": "-k"})
+    seed: int = field(default=0, metadata={"help": "sampling seed (recorded in provenance)"})
     generator_settings: dict[str, Any] = field(
-        default_factory=dict, metadata={"help": "generator settings, e.g. { temperature = 0.8, max_new_tokens = 128 }"}
+        default_factory=dict, metadata={"help": "generator settings, e.g. { temperature = 0.8, max_new_tokens = 128 }", "flag": "set"}
     )
     thresholds: dict[str, float] = field(
         default_factory=lambda: {"min_instructions": 1}, metadata={"help": "QC thresholds the manifest verdict checks"}
     )
 
+    def __post_init__(self) -> None:
+        require_range(self, "k", minimum=1)
 
-def run_responses_stage(
-    run_dir: RunDir,
-    settings: ResponsesSettings,
-    *,
-    loaded: "LoadedModel",
-    registry: "Registry",
-    audit: dict[str, Any] | None,
-    show_progress: bool = True,
-    config: dict[str, Any] | None = None,
-) -> StageOutcome:
-    """Sample ``settings.k`` answers for every instruction that has none yet; write records and manifest."""
-    from stage1kit.manifest import write_manifest
 
-    started = time.perf_counter()
-    source = run_dir.dataset("instructions")
-    instructions = read_input(source, ("id", "instruction"), "instructions")
-    output = run_dir.dataset("responses")
-    generator = create_generator(registry, settings.generator, settings.generator_settings, ResponseGenerator, "responses")
-    config = config if config is not None else stage_config("responses", settings, loaded)
-    start_output(output, config=config, inputs=(source,))
-    with RecordWriter(output) as sink:
-        done = {r.get("instruction_id") for r in read_records(output)}
+class ResponsesStage(JsonlStage):
+    """k candidate answers per instruction from a Best-of-N generator."""
+
+    name = "responses"
+    table = "responses"
+    settings_type = ResponsesSettings
+    inputs = ("instructions",)
+    outputs = ("responses",)
+    text_fields = ("instruction", "candidates")
+    summary_keys = ("instructions", "candidates", "empty", "duplicates", "truncated")
+
+    def plugin_uses(self, settings: ResponsesSettings) -> list[PluginUse]:
+        return [PluginUse("generator", "generator_settings", "response_generators", settings.generator, dict(settings.generator_settings))]
+
+    def produce(self, ctx: StageContext, settings: ResponsesSettings, sink: Any, existing: list[dict[str, Any]]) -> Produced:
+        instructions = read_input(ctx.run_dir.dataset("instructions"), ("id", "instruction"), "instructions")
+        generator = ctx.registry.create("response_generators", settings.generator, **settings.generator_settings)
+        done = {r.get("instruction_id") for r in existing}
         already = sum(r["id"] in done for r in instructions)
-        with progress_bar("responses", len(instructions), already, show=show_progress) as advance:
-            generator.generate(loaded, instructions, sink, k=settings.k, seed=settings.seed, done=done, progress=advance)
-    records = read_records(output)
-    qc = response_qc(records, k=settings.k)
-    manifest = write_manifest(
-        "responses",
-        output,
-        inputs=(source,),
-        config=config,
-        model=loaded.provenance,
-        plugins={"generator": generator.describe()},
-        qc=qc,
-        thresholds=settings.thresholds,
-        audit=audit,
-        text_fields=("instruction", "candidates"),
-    )
-    finish_output(output)
-    return StageOutcome(
-        stage="responses",
-        records_in=len(instructions),
-        records_out=len(records),
-        seconds=time.perf_counter() - started,
-        outputs=[output],
-        stats=qc,
-        verdict=verdict_of(manifest),
-    )
+        with ctx.progress("responses", len(instructions), already) as advance:
+            stats = generator.generate(ctx.base_model(), instructions, sink, k=settings.k, seed=settings.seed, done=done, progress=advance)
+        return Produced(records_in=len(instructions), plugins={"generator": generator.describe()}, stats=stats.to_dict())
+
+    def qc(self, records: list[dict[str, Any]], produced: Produced, settings: ResponsesSettings) -> dict[str, Any]:
+        # the file's counts, plus what the generator itself reported for this session's records
+        return response_qc(records, k=settings.k) | {"generator": produced.stats}
 
 
 def candidate_counts(candidates: list[str]) -> tuple[int, int]:

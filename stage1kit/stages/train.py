@@ -8,6 +8,7 @@ output whose manifest still matches its inputs and config is not trained again.
 
 from __future__ import annotations
 
+from stage1kit.errors import Stage1kitError
 import dataclasses
 import inspect
 import shutil
@@ -18,7 +19,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from stage1kit.rundir import RunDir, manifest_path_for
-from stage1kit.stages import StageOutcome
+from stage1kit.thresholds import click_thresholds
+from stage1kit.stages.base import PluginUse, Stage, StageContext, StageOutcome
 
 if TYPE_CHECKING:
     from stage1kit.plugins import Registry
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 KINDS = ("sft", "dpo")
 
 
-class TrainStageError(RuntimeError):
+class TrainStageError(Stage1kitError):
     """The train stage cannot start; the message says what to run or change first."""
 
 
@@ -56,7 +58,8 @@ class TrainSettings:
     beta: float | None = field(default=None, metadata=_help("DPO only: beta."))
     merge_sft: bool | None = field(default=None, metadata=_help("DPO only: merge the SFT adapter and train a fresh one (saves a whole checkpoint)."))
     min_records: int | None = field(default=None, metadata=_help("Refuse datasets with fewer records."))
-    requirements: dict[str, float] = field(default_factory=dict, metadata=_help("More QC thresholds the data manifest must meet, e.g. {min_acceptance_rate = 0.2}."))
+    allow_model_mismatch: bool = field(default=False, metadata=_help("Train a model other than the one that generated the data (recorded in the training manifest)."))
+    requirements: dict[str, float] = field(default_factory=dict, metadata={"flag": "require", "parse": click_thresholds} | _help("More QC thresholds the data manifest must meet, e.g. {min_acceptance_rate = 0.2}."))
     options: dict[str, Any] = field(default_factory=dict, metadata=_help("Any other trainer setting, passed through as is."))
 
     def trainer_name(self, kind: str) -> str:
@@ -64,7 +67,7 @@ class TrainSettings:
 
     def trainer_kwargs(self) -> dict[str, Any]:
         """The settings the trainer factory receives: the knobs that are set, then ``options``."""
-        skip = {"trainer", "options", "requirements"}
+        skip = {"trainer", "options", "requirements", "allow_model_mismatch"}
         kwargs = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         if self.requirements:
@@ -72,20 +75,113 @@ class TrainSettings:
         return kwargs | dict(self.options)
 
 
-def train_stage_config(kind: str, settings: TrainSettings, *, model: str, revision: str | None, allow_model_mismatch: bool) -> dict[str, Any]:
-    """What the training manifest's config hash covers (and what decides that a rerun is needed)."""
-    return {
-        "stage": f"train-{kind}",
-        "trainer": settings.trainer_name(kind),
-        "settings": dataclasses.asdict(settings),
-        "model": {"id": model, "revision": revision},
-        "allow_model_mismatch": allow_model_mismatch,
-    }
+class TrainStage(Stage):
+    """``train-sft`` / ``train-dpo``: gate the dataset, load clean, train, write the training manifest."""
+
+    settings_type = TrainSettings
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.name = f"train-{kind}"
+        self.table = f"train.{kind}"
+        self.inputs = (kind,) if kind == "sft" else (kind, "train-sft")
+        self.outputs = (f"train-{kind}",)
+
+    def plugin_uses(self, settings: TrainSettings) -> list[PluginUse]:
+        return [PluginUse("trainer", "trainer", "trainers", settings.trainer_name(self.kind), settings.trainer_kwargs())]
+
+    def check_plugin(self, registry: "Registry", use: PluginUse, settings: Any) -> Any:
+        return create_trainer(registry, self.kind, use.name, use.settings, show_progress=False)
+
+    def cache_key(self, config: Any) -> dict[str, Any]:
+        return super().cache_key(config) | {"trainer": config.stages[self.name].trainer_name(self.kind)}
+
+    def input_paths(self, run_dir: RunDir) -> list[Path]:
+        """The dataset and its manifest (the gate reads both); DPO also the SFT run it starts from."""
+        dataset = run_dir.dataset(self.kind)
+        inputs = [dataset, manifest_path_for(dataset)]
+        if self.kind == "dpo":
+            inputs.append(manifest_path_for(run_dir.train_dir("sft")))
+        return inputs
+
+    def run(self, ctx: StageContext, settings: TrainSettings) -> StageOutcome:
+        """Gate the dataset, then load, train into a staging folder and swap it in with its manifest.
+
+        Raises :class:`stage1kit.gate.GateRefused` (every failed check in its message) before any
+        model is loaded, and :class:`TrainStageError` when an upstream output is missing.
+        """
+        from accelerate import PartialState
+
+        from stage1kit.audit_gate import plugin_modules
+        from stage1kit.gate import require_gate
+        from stage1kit.manifest import write_manifest
+
+        started = time.perf_counter()
+        run_dir, kind = ctx.run_dir, self.kind
+        dataset, output_dir = run_dir.dataset(kind), run_dir.train_dir(kind)
+        (use,) = self.plugin_uses(settings)
+        registration = ctx.registry.get("trainers", use.name)
+        trainer = create_trainer(ctx.registry, kind, use.name, use.settings, show_progress=ctx.show_progress)
+        if kind == "dpo":
+            _sft_start(run_dir)
+        gate = require_gate(
+            dataset,
+            requirements=trainer.requirements(),
+            model_provenance={"model_id": ctx.config.model_id, "revision": ctx.config.model.revision},
+            audit_paths=list(ctx.config.user_code),
+            audit_modules=plugin_modules([registration]),
+            allow_model_mismatch=settings.allow_model_mismatch,
+        )
+        ctx.models.release()  # free the data stages' model before training loads its own copy
+        loaded = self._load(ctx)
+        # Under `accelerate launch` every process runs this stage; only the main one touches folders.
+        state = PartialState()
+        staged = output_dir.with_name(output_dir.name + ".partial")
+        if state.is_main_process and staged.exists():
+            shutil.rmtree(staged)
+        state.wait_for_everyone()
+        result = trainer.train(loaded, dataset, staged)
+        description = trainer.describe()
+        state.wait_for_everyone()
+        if state.is_main_process:
+            if output_dir.exists():
+                shutil.rmtree(output_dir)
+            staged.rename(output_dir)  # the previous result stays until the new one is complete
+            write_manifest(
+                self.name,
+                output_dir,
+                inputs=self.input_paths(run_dir),
+                config=self.cache_key(ctx.config),
+                model=loaded.provenance,
+                plugins={registration.name: description | _plugin_origin(registration)},
+                qc=dict(result.metrics) | {"records": gate.records, "adapter": result.adapter, "gate": gate.to_dict()},
+                audit=ctx.audit if ctx.audit is not None else gate.audit,
+            )
+        state.wait_for_everyone()
+        return StageOutcome(
+            stage=self.name,
+            records_in=gate.records,
+            seconds=time.perf_counter() - started,
+            outputs=[output_dir],
+            stats=dict(result.metrics) | {"adapter": result.adapter, "model_override": gate.override},
+            verdict="pass",
+        )
+
+    def _load(self, ctx: StageContext) -> Any:
+        """The model to train, with ``[model]``'s load settings; the device is left to the Trainer,
+        which places the model itself (also under ``accelerate launch``)."""
+        if self.kind == "sft":
+            return ctx.models.loader(device=None).load()
+        sft_dir = _sft_start(ctx.run_dir)
+        if (sft_dir / "adapter_config.json").is_file():
+            return ctx.models.loader(device=None, adapter=sft_dir, trainable=True).load()
+        return ctx.models.loader(sft_dir, device=None).load()  # full (or merged) SFT checkpoint
 
 
-def create_trainer(registry: "Registry", kind: str, settings: TrainSettings, show_progress: bool) -> tuple[Any, Any]:
-    registration = registry.get("trainers", settings.trainer_name(kind))
-    kwargs = settings.trainer_kwargs()
+def create_trainer(registry: "Registry", kind: str, name: str, settings: Mapping[str, Any], *, show_progress: bool) -> Any:
+    """The trainer plugin ``name`` with its settings, checked to train on ``kind`` data."""
+    registration = registry.get("trainers", name)
+    kwargs = dict(settings)
     parameters = inspect.signature(registration.factory).parameters.values()
     if any(p.name == "progress" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
         kwargs.setdefault("progress", show_progress)
@@ -98,35 +194,7 @@ def create_trainer(registry: "Registry", kind: str, settings: TrainSettings, sho
             f"trainer '{registration.name}' trains on '{getattr(trainer, 'dataset_kind', '?')}' data, not '{kind}'; "
             f"pick a {kind} trainer in [train.{kind}] trainer"
         )
-    return registration, trainer
-
-
-def _stage_inputs(run_dir: RunDir, kind: str) -> list[Path]:
-    dataset = run_dir.dataset(kind)
-    inputs = [dataset, manifest_path_for(dataset)]
-    if kind == "dpo":
-        inputs.append(manifest_path_for(run_dir.train_dir("sft")))
-    return inputs
-
-
-def train_output_current(
-    run_dir: RunDir,
-    kind: str,
-    settings: TrainSettings,
-    *,
-    model: str,
-    revision: str | None = None,
-    allow_model_mismatch: bool = False,
-) -> bool:
-    """True when ``train-<kind>/`` was trained from these very inputs with this config (skip it).
-
-    The pipeline's resume check calls this, so it and ``stage1kit train`` agree on what is stale.
-    """
-    from stage1kit.manifest import is_up_to_date
-
-    inputs = _stage_inputs(run_dir, kind)
-    config = train_stage_config(kind, settings, model=model, revision=revision, allow_model_mismatch=allow_model_mismatch)
-    return all(p.exists() for p in inputs) and is_up_to_date(run_dir.train_dir(kind), inputs=inputs, config=config)
+    return trainer
 
 
 def _sft_start(run_dir: RunDir) -> Path:
@@ -137,97 +205,5 @@ def _sft_start(run_dir: RunDir) -> Path:
     return sft_dir
 
 
-def _load(run_dir: RunDir, kind: str, model: str, revision: str | None, options: Mapping[str, Any]) -> Any:
-    """The model to train. ``options`` are the config's loader settings (dtype, remote code); the
-    device is left to the Trainer, which places the model itself (also under ``accelerate launch``)."""
-    from stage1kit.loader import CleanModelLoader
-
-    if kind == "sft":
-        return CleanModelLoader(model, revision=revision, **options).load()
-    sft_dir = _sft_start(run_dir)
-    if (sft_dir / "adapter_config.json").is_file():
-        return CleanModelLoader(model, revision=revision, adapter=sft_dir, trainable=True, **options).load()
-    return CleanModelLoader(sft_dir, **options).load()  # full (or merged) SFT checkpoint
-
-
 def _plugin_origin(registration: Any) -> dict[str, str]:
     return {"distribution": registration.plugin.distribution, "plugin_version": registration.plugin.version}
-
-
-def run_train_stage(
-    run_dir: RunDir,
-    kind: str,
-    settings: TrainSettings,
-    *,
-    registry: "Registry",
-    model: str,
-    revision: str | None = None,
-    audit_user_paths: tuple[str | Path, ...] | list[Path] = (),
-    allow_model_mismatch: bool = False,
-    show_progress: bool = True,
-    loader_options: Mapping[str, Any] | None = None,
-) -> StageOutcome:
-    """Gate ``run_dir.dataset(kind)``, then load, train and write ``train-<kind>/manifest.json``.
-
-    ``loader_options`` go to :class:`CleanModelLoader` (the pipeline passes ``[model]``'s dtype and
-    remote-code settings, so training loads the model the way the data stages did).
-
-    Raises :class:`stage1kit.gate.GateRefused` (every failed check in its message) before any
-    model is loaded, and :class:`TrainStageError` when an upstream output is missing.
-    """
-    from stage1kit.audit_gate import plugin_modules
-    from stage1kit.gate import require_gate
-    from stage1kit.manifest import write_manifest
-
-    if kind not in KINDS:
-        raise TrainStageError(f"unknown training kind '{kind}'; use one of {', '.join(KINDS)}")
-    started = time.perf_counter()
-    stage = f"train-{kind}"
-    dataset, output_dir = run_dir.dataset(kind), run_dir.train_dir(kind)
-    registration, trainer = create_trainer(registry, kind, settings, show_progress)
-    config = train_stage_config(kind, settings, model=model, revision=revision, allow_model_mismatch=allow_model_mismatch)
-    inputs = _stage_inputs(run_dir, kind)
-    if train_output_current(run_dir, kind, settings, model=model, revision=revision, allow_model_mismatch=allow_model_mismatch):
-        return StageOutcome(stage=stage, skipped=True, outputs=[output_dir], verdict="pass")
-    if kind == "dpo":
-        _sft_start(run_dir)
-
-    gate = require_gate(
-        dataset,
-        requirements=trainer.requirements(),
-        model_provenance={"model_id": model, "revision": revision},
-        audit_paths=list(audit_user_paths),
-        audit_modules=plugin_modules([registration]),
-        allow_model_mismatch=allow_model_mismatch,
-    )
-    loaded = _load(run_dir, kind, model, revision, dict(loader_options or {}))
-    # Under `accelerate launch` every process runs this stage; only the main one touches the folder.
-    from accelerate import PartialState
-
-    state = PartialState()
-    if state.is_main_process and output_dir.exists():
-        shutil.rmtree(output_dir)  # stale or interrupted: this stage owns the folder
-    state.wait_for_everyone()
-    result = trainer.train(loaded, dataset, output_dir)
-    description = trainer.describe()
-    state.wait_for_everyone()
-    if state.is_main_process:
-        write_manifest(
-            stage,
-            output_dir,
-            inputs=inputs,
-            config=config,
-            model=loaded.provenance,
-            plugins={registration.name: description | _plugin_origin(registration)},
-            qc=dict(result.metrics) | {"records": gate.records, "adapter": result.adapter, "gate": gate.to_dict()},
-            audit=gate.audit,
-        )
-    state.wait_for_everyone()
-    return StageOutcome(
-        stage=stage,
-        records_in=gate.records,
-        seconds=time.perf_counter() - started,
-        outputs=[output_dir],
-        stats=dict(result.metrics) | {"adapter": result.adapter, "model_override": gate.override},
-        verdict="pass",
-    )

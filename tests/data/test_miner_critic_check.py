@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 
 from stage1kit.records import read_records
-from stage1kit.stages.pairs import BUILTIN_MINERS, PairsSettings, run_pairs_stage
+from stage1kit.settings import CriticSettings
+from stage1kit.stages.catalogue import run_stage
+from stage1kit.stages.evaluate import EvaluateSettings
+from stage1kit.stages.pairs import BUILTIN_MINERS, PairsSettings
 from stage1kit.testing import make_plugin_distribution
 from tests.data.crafted import judged_run
 
@@ -43,8 +46,11 @@ def contrarian(tmp_path, monkeypatch, registry_with):
 @pytest.mark.parametrize("miner", BUILTIN_MINERS)
 def test_negatives_the_critic_prefers_are_dropped_and_counted(tmp_path, contrarian, loaded, miner):
     run_dir = judged_run(tmp_path / "run", pivot=True)
-    settings = PairsSettings(critic="contrarian", miners=[miner], strategy="worst", max_negatives_per_instruction=7)
-    outcome = run_pairs_stage(run_dir, settings, loaded=loaded, registry=contrarian, audit=None, show_progress=False)
+    settings = PairsSettings(miners=[miner], strategy="worst", max_negatives_per_instruction=7)
+    outcome = run_stage(
+        "pairs", settings, run_dir=run_dir, loaded=loaded, registry=contrarian,
+        critic=CriticSettings("contrarian"), evaluate=EvaluateSettings(heldout=0),
+    )
     qc = outcome.stats["dpo"]
     negatives = qc["negatives"]
     assert negatives["mined"].get(miner), f"{miner} mined nothing from the crafted judgements"

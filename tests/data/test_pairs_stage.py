@@ -12,16 +12,21 @@ from click.testing import CliRunner
 from stage1kit.manifest import load_manifest, schema_problems, verify_manifest
 from stage1kit.prompting import training_prompt
 from stage1kit.records import read_records
-from stage1kit.stages.pairs import PairsSettings, run_pairs_stage
-from stage1kit.stages.support import StageInputError
+from stage1kit.settings import CriticSettings
+from stage1kit.stages.base import StageInputError
+from stage1kit.stages.catalogue import run_stage
+from stage1kit.stages.evaluate import EvaluateSettings
+from stage1kit.stages.pairs import PairsSettings
 from tests.data.crafted import TOPICS, judged_run
 
 CLEAN = {"clean": True, "findings": 0, "files_checked": 1, "paths": [], "modules": ["stage1kit_negatives"]}
 
 
 def run(run_dir, registry, loaded, **settings):
-    settings = PairsSettings(critic="wordcount", **settings)
-    return run_pairs_stage(run_dir, settings, loaded=loaded, registry=registry, audit=CLEAN, show_progress=False)
+    return run_stage(
+        "pairs", PairsSettings(**settings), run_dir=run_dir, loaded=loaded, registry=registry, audit=CLEAN,
+        critic=CriticSettings("wordcount"), evaluate=EvaluateSettings(heldout=0),
+    )
 
 
 def critic_calls():
@@ -142,7 +147,7 @@ def test_unknown_miner_is_a_clear_error(tmp_path, registry, loaded):
 
 
 def test_pairs_command_audits_loads_and_summarises(tmp_path, tiny_model, critic_dist, monkeypatch):
-    from stage1kit.commands.pairs import pairs_command
+    from stage1kit.commands.stages import pairs_command
     from stage1kit.plugins import reset_registry
 
     monkeypatch.setenv("STAGE1KIT_LOAD_PLUGINS", f"stage1kit,{critic_dist}")
@@ -164,7 +169,7 @@ def test_pairs_command_audits_loads_and_summarises(tmp_path, tiny_model, critic_
 
 
 def test_pairs_command_refuses_code_that_fails_the_audit_before_loading(tmp_path, critic_dist, monkeypatch):
-    from stage1kit.commands.pairs import pairs_command
+    from stage1kit.commands.stages import pairs_command
     from stage1kit.plugins import reset_registry
 
     monkeypatch.setenv("STAGE1KIT_LOAD_PLUGINS", f"stage1kit,{critic_dist}")

@@ -7,7 +7,10 @@ import re
 from pathlib import Path
 
 from stage1kit.records import read_records
-from stage1kit.stages.pairs import PairsSettings, run_pairs_stage
+from stage1kit.settings import CriticSettings
+from stage1kit.stages.catalogue import run_stage
+from stage1kit.stages.evaluate import EvaluateSettings
+from stage1kit.stages.pairs import PairsSettings
 from stage1kit.testing import make_plugin_distribution
 from tests.data.crafted import judged_run
 
@@ -41,8 +44,11 @@ def test_third_party_miner_from_the_docs_reaches_dpo_jsonl(tmp_path, monkeypatch
     assert registration.plugin.distribution == "my-negatives" and registration.plugin.version == "0.0.1"
 
     run_dir = judged_run(tmp_path / "run", pivot=True)
-    settings = PairsSettings(critic="wordcount", miners=["missing-conclusion", "truncated"], require_order_agreement=False)
-    outcome = run_pairs_stage(run_dir, settings, loaded=loaded, registry=registry, audit=None, show_progress=False)
+    settings = PairsSettings(miners=["missing-conclusion", "truncated"], require_order_agreement=False)
+    outcome = run_stage(
+        "pairs", settings, run_dir=run_dir, loaded=loaded, registry=registry,
+        critic=CriticSettings("wordcount"), evaluate=EvaluateSettings(heldout=0),
+    )
 
     mine = [r for r in read_records(run_dir.dataset("dpo")) if r["negative_type"] == "missing-conclusion"]
     assert mine, outcome.stats["dpo"]

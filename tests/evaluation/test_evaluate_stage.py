@@ -10,7 +10,9 @@ from eval_helpers import ScriptedCritic, make_registry, verdict
 from stage1kit.prompting import training_completion, training_prompt
 from stage1kit.records import write_records_atomic
 from stage1kit.rundir import RunDir
-from stage1kit.stages.evaluate import EvaluateError, EvaluateSettings, run_evaluate_stage
+from stage1kit.settings import CriticSettings
+from stage1kit.stages.catalogue import run_stage
+from stage1kit.stages.evaluate import EvaluateError, EvaluateSettings
 
 QUESTIONS = [
     f"Question number {i}: name a thing that is {c}."
@@ -55,7 +57,6 @@ def run(tmp_path) -> RunDir:
 def _settings(**overrides) -> EvaluateSettings:
     values = {
         "heldout": 3,
-        "critic": "scripted",
         "max_new_tokens": 6,
         "evaluator_settings": {"win-rate": {"temperature": 1.0}},
     }
@@ -64,14 +65,9 @@ def _settings(**overrides) -> EvaluateSettings:
 
 def test_stage_falls_back_to_unused_instructions_and_writes_the_report(run, base_model, other_model):
     critic = ScriptedCritic(lambda q: verdict(0.8))
-    outcome = run_evaluate_stage(
-        run,
-        _settings(),
-        base=base_model,
-        trained=other_model,
-        registry=make_registry(critic),
-        audit={"clean": True},
-        show_progress=False,
+    outcome = run_stage(
+        "evaluate", _settings(), run_dir=run, loaded=base_model, trained=other_model,
+        registry=make_registry(critic), audit={"clean": True}, critic=CriticSettings("scripted"),
     )
     report = json.loads((run.eval_dir / "report.json").read_text())
     # The last 3 instructions no SFT record uses; their targets are the judge's best candidates.
@@ -99,14 +95,9 @@ def test_heldout_rows_that_sft_trains_on_are_dropped(run, base_model, base_twin)
         },
     ]
     write_records_atomic(run.heldout, rows)
-    run_evaluate_stage(
-        run,
-        _settings(),
-        base=base_model,
-        trained=base_twin,
-        registry=make_registry(ScriptedCritic()),
-        audit=None,
-        show_progress=False,
+    run_stage(
+        "evaluate", _settings(), run_dir=run, loaded=base_model, trained=base_twin,
+        registry=make_registry(ScriptedCritic()), audit=None, critic=CriticSettings("scripted"),
     )
     report = json.loads((run.eval_dir / "report.json").read_text())
     assert report["heldout"]["instructions"] == 1 and report["heldout"]["source"] == "heldout.jsonl"
@@ -119,29 +110,10 @@ def test_heldout_rows_that_sft_trains_on_are_dropped(run, base_model, base_twin)
 def test_a_failing_evaluator_stops_the_stage_after_writing_the_others(run, base_model):
     settings = _settings(evaluator_settings={"heldout-likelihood": {"batch_size": 0}})
     with pytest.raises(EvaluateError, match="heldout-likelihood.*batch_size"):
-        run_evaluate_stage(
-            run,
-            settings,
-            base=base_model,
-            trained=base_model,
-            registry=make_registry(ScriptedCritic()),
-            audit=None,
-            show_progress=False,
+        run_stage(
+            "evaluate", settings, run_dir=run, loaded=base_model, trained=base_model,
+            registry=make_registry(ScriptedCritic()), audit=None, critic=CriticSettings("scripted"),
         )
     report = json.loads((run.eval_dir / "report.json").read_text())
     assert "batch_size" in report["evaluators"]["heldout-likelihood"]["error"]
     assert report["evaluators"]["win-rate"]["n"] == 3
-
-
-def test_an_unset_critic_needs_exactly_one_registered(run, base_model):
-    registry = make_registry(None)
-    with pytest.raises(EvaluateError, match="critic is not set and 0 critics"):
-        run_evaluate_stage(
-            run,
-            _settings(critic=""),
-            base=base_model,
-            trained=base_model,
-            registry=registry,
-            audit=None,
-            show_progress=False,
-        )

@@ -1,4 +1,4 @@
-"""``library_output(quiet=True)`` switches the libraries' own bars, logs and warnings off, and back on after."""
+"""``quiet_libraries(True)`` switches the libraries' own bars, logs and warnings off, and back on after."""
 
 import json
 import subprocess
@@ -8,7 +8,7 @@ import textwrap
 PROBE = textwrap.dedent(
     """
     import json, sys
-    from stage1kit.console import library_output
+    from stage1kit.console import quiet_libraries
 
     def state():
         import datasets
@@ -22,11 +22,11 @@ PROBE = textwrap.dedent(
             "hub bars": not hub.are_progress_bars_disabled(),
         }
 
-    with library_output(quiet=True):
+    with quiet_libraries(True):
         imported_on_entry = "transformers" in sys.modules or "datasets" in sys.modules
         inside = state()  # imported only now, inside the block
     after = state()
-    with library_output(quiet=True):
+    with quiet_libraries(True):
         inside_again = state()  # already imported this time
     print(json.dumps([imported_on_entry, inside, after, inside_again, state()]))
     """
@@ -47,8 +47,8 @@ def test_quiet_hides_library_warnings_but_not_stage1kits_own():
     code = textwrap.dedent(
         """
         import warnings
-        from stage1kit.console import library_output
-        with library_output(quiet=True):
+        from stage1kit.console import quiet_libraries
+        with quiet_libraries(True):
             warnings.warn_explicit("library internals", FutureWarning, "x.py", 1, module="transformers.modeling_utils")
             warnings.warn_explicit("about your data", UserWarning, "y.py", 1, module="stage1kit.stages")
         """

@@ -82,7 +82,7 @@ def test_an_atomic_rewrite_keeps_the_mode_of_the_file_it_replaces(tmp_path):
 
 
 def test_a_stage_refuses_an_upstream_file_with_a_torn_last_line(tmp_path):
-    from stage1kit.stages.support import read_input
+    from stage1kit.stages.base import read_input
 
     path = tmp_path / "instructions.jsonl"
     path.write_text('{"id": "a", "instruction": "x"}\n{"id": "b", "instruction": "y"', encoding="utf-8")

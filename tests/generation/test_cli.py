@@ -23,7 +23,7 @@ def test_the_three_commands_build_a_run(tmp_path, talking_model_dir):
     result = runner.invoke(cli, ["responses", *common, "-k", "2", *_sets(FAST_RESPONSES)])
     assert result.exit_code == 0, result.output
     assert "candidates" in result.output
-    result = runner.invoke(cli, ["judge", *common, "--batch-size", "4"])
+    result = runner.invoke(cli, ["judge", *common, "--critic-set", "batch_size=4"])
     assert result.exit_code == 0, result.output
     assert "order_agreement_rate" in result.output
     assert len(read_records(tmp_path / "run" / "judgements.jsonl")) == 2

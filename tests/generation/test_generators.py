@@ -10,12 +10,12 @@ from gen_helpers import FAST_INSTRUCTIONS, FAST_RESPONSES, PROVENANCE_KEYS
 
 
 def test_generators_are_registered_under_their_protocols(registry):
-    assert isinstance(registry.create("generators", "self-instruct"), InstructionGenerator)
-    assert isinstance(registry.create("generators", "best-of-n"), ResponseGenerator)
+    assert isinstance(registry.create("instruction_generators", "self-instruct"), InstructionGenerator)
+    assert isinstance(registry.create("response_generators", "best-of-n"), ResponseGenerator)
 
 
 def test_self_instruct_stops_at_the_target(talking_model, critic, registry, sink):
-    generator = registry.create("generators", "self-instruct", **FAST_INSTRUCTIONS)
+    generator = registry.create("instruction_generators", "self-instruct", **FAST_INSTRUCTIONS)
     stats = generator.generate(talking_model, critic, sink, target=3, seed=0)
     assert len(sink.records) == 3 and stats.accepted == 3 and stats.target_reached
     assert sum(r["accepted"] for r in stats.per_round) == 3
@@ -30,7 +30,7 @@ def test_self_instruct_stops_at_the_target(talking_model, critic, registry, sink
 
 
 def test_gibberish_is_rejected_and_the_shortfall_reported(random_model, critic, registry, sink):
-    generator = registry.create("generators", "self-instruct", max_rounds=2, prompts_per_round=2, max_new_tokens=8)
+    generator = registry.create("instruction_generators", "self-instruct", max_rounds=2, prompts_per_round=2, max_new_tokens=8)
     stats = generator.generate(random_model, critic, sink, target=50, seed=0)
     assert not stats.target_reached and len(sink.records) == stats.accepted < 50
     assert stats.rejected  # each rejection counted under its filter
@@ -44,7 +44,7 @@ def _strip(records):
 
 def test_resume_after_any_interruption_equals_the_uninterrupted_run(talking_model, critic, registry, sink):
     """Cut the written records anywhere (mid-round included): resuming writes exactly the rest."""
-    generator = registry.create("generators", "self-instruct", **FAST_INSTRUCTIONS)
+    generator = registry.create("instruction_generators", "self-instruct", **FAST_INSTRUCTIONS)
     generator.generate(talking_model, critic, sink, target=6, seed=0)
     reference = list(sink.records)
     assert len(reference) == 6 and len({r["round"] for r in reference}) > 1
@@ -59,14 +59,14 @@ def test_a_bad_seed_file_names_the_line(tmp_path, registry):
     seeds = tmp_path / "seeds.jsonl"
     seeds.write_text('{"instruction": "Write a poem."}\n{"task": "no instruction field"}\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"seeds.jsonl:2: .*'instruction'"):
-        registry.create("generators", "self-instruct", seed_file=str(seeds))
+        registry.create("instruction_generators", "self-instruct", seed_file=str(seeds))
 
 
 INSTRUCTIONS = [{"id": "ins_a", "instruction": "Write a poem about the sea.", "round": 1}, {"id": "ins_b", "instruction": "List three fruits.", "round": 1}]
 
 
 def test_best_of_n_writes_k_candidates_per_instruction(talking_model, registry, sink):
-    generator = registry.create("generators", "best-of-n", **FAST_RESPONSES)
+    generator = registry.create("response_generators", "best-of-n", **FAST_RESPONSES)
     stats = generator.generate(talking_model, INSTRUCTIONS, sink, k=3, seed=0)
     assert [r["instruction_id"] for r in sink.records] == ["ins_a", "ins_b"]
     for record in sink.records:
@@ -77,7 +77,7 @@ def test_best_of_n_writes_k_candidates_per_instruction(talking_model, registry, 
 
 
 def test_best_of_n_is_seeded(talking_model, registry, sink):
-    generator = registry.create("generators", "best-of-n", **FAST_RESPONSES)
+    generator = registry.create("response_generators", "best-of-n", **FAST_RESPONSES)
     generator.generate(talking_model, INSTRUCTIONS, sink, k=2, seed=7)
     generator.generate(talking_model, INSTRUCTIONS, sink, k=2, seed=7)
     first, second = sink.records[:2], sink.records[2:]
@@ -86,7 +86,7 @@ def test_best_of_n_is_seeded(talking_model, registry, sink):
 
 def test_best_of_n_resumed_after_any_record_equals_the_uninterrupted_run(talking_model, registry, sink):
     many = [{"id": f"ins_{n}", "instruction": f"Name {n} things you can find at sea."} for n in range(7)]
-    generator = registry.create("generators", "best-of-n", **{**FAST_RESPONSES, "batch_size": 1})  # chunks of 4
+    generator = registry.create("response_generators", "best-of-n", **{**FAST_RESPONSES, "batch_size": 1})  # chunks of 4
     generator.generate(talking_model, many, sink, k=2, seed=3)
     reference = list(sink.records)
     for cut in (1, 4, 6):
@@ -98,12 +98,12 @@ def test_best_of_n_resumed_after_any_record_equals_the_uninterrupted_run(talking
 
 
 def test_stop_strings_cut_answers_and_the_token_limit_is_flagged(random_model, talking_model, registry, sink):
-    cut = registry.create("generators", "best-of-n", stop=[" "], max_new_tokens=16)
+    cut = registry.create("response_generators", "best-of-n", stop=[" "], max_new_tokens=16)
     cut.generate(talking_model, INSTRUCTIONS, sink, k=2, seed=0)
     assert all(" " not in c for r in sink.records for c in r["candidates"])
     sink.records.clear()
     # random weights essentially never emit EOS within 3 tokens: every answer is cut off
-    limited = registry.create("generators", "best-of-n", stop=[], max_new_tokens=3)
+    limited = registry.create("response_generators", "best-of-n", stop=[], max_new_tokens=3)
     stats = limited.generate(random_model, INSTRUCTIONS, sink, k=2, seed=0)
     assert all(all(r["truncated"]) for r in sink.records) and stats.rejected["truncated"] == 4
 
@@ -112,9 +112,9 @@ def test_a_users_list_template_is_used_and_recorded(talking_model, critic, regis
     import random
 
     template = "Tasks people ask for:\n{tasks}\n{next})"
-    generator = registry.create("generators", "self-instruct", prompt_template=template, **FAST_INSTRUCTIONS)
+    generator = registry.create("instruction_generators", "self-instruct", prompt_template=template, **FAST_INSTRUCTIONS)
     prompt, number = generator.build_prompt(random.Random(0), [])
     assert prompt.startswith("Tasks people ask for:\n1. ") and prompt.endswith(f"\n{number})") and number == 3
     generator.generate(talking_model, critic, sink, target=1, seed=0)
-    default = registry.create("generators", "self-instruct")
+    default = registry.create("instruction_generators", "self-instruct")
     assert sink.records[0]["provenance"]["prompt_template_sha256"] != default.describe()["prompt_template_sha256"]

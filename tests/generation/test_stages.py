@@ -8,10 +8,11 @@ import pytest
 
 from stage1kit.records import RecordWriter, read_records
 from stage1kit.rundir import RunDir
-from stage1kit.stages.instructions import InstructionsSettings, run_instructions_stage
-from stage1kit.stages.judge import JudgeSettings, run_judge_stage
-from stage1kit.stages.responses import ResponsesSettings, run_responses_stage
-from stage1kit.stages.support import StageInputError
+from stage1kit.stages.catalogue import run_stage
+from stage1kit.stages.instructions import InstructionsSettings
+from stage1kit.stages.judge import JudgeSettings
+from stage1kit.stages.responses import ResponsesSettings
+from stage1kit.stages.base import StageInputError, staging_path
 
 from gen_helpers import FAST_INSTRUCTIONS, FAST_RESPONSES
 
@@ -20,12 +21,12 @@ AUDIT = {"clean": True, "findings": 0, "files_checked": 0, "paths": [], "modules
 
 def _instructions(run, model, registry, target=3):
     settings = InstructionsSettings(target=target, generator_settings=dict(FAST_INSTRUCTIONS))
-    return run_instructions_stage(run, settings, loaded=model, registry=registry, audit=AUDIT, show_progress=False)
+    return run_stage("instructions", settings, run_dir=run, loaded=model, registry=registry, audit=AUDIT)
 
 
 def _responses(run, model, registry, k=2):
     settings = ResponsesSettings(k=k, generator_settings=dict(FAST_RESPONSES))
-    return run_responses_stage(run, settings, loaded=model, registry=registry, audit=AUDIT, show_progress=False)
+    return run_stage("responses", settings, run_dir=run, loaded=model, registry=registry, audit=AUDIT)
 
 
 def test_instructions_responses_judge_in_a_run_directory(tmp_path, talking_model, registry):
@@ -33,7 +34,7 @@ def test_instructions_responses_judge_in_a_run_directory(tmp_path, talking_model
     outcomes = [
         _instructions(run, talking_model, registry),
         _responses(run, talking_model, registry, k=3),
-        run_judge_stage(run, JudgeSettings(), loaded=talking_model, registry=registry, audit=AUDIT, show_progress=False),
+        run_stage("judge", JudgeSettings(), run_dir=run, loaded=talking_model, registry=registry, audit=AUDIT),
     ]
     assert [o.verdict for o in outcomes] == ["pass", "pass", "pass"]
     assert outcomes[0].stats["accepted"] == 3 and outcomes[0].stats["target_reached"]
@@ -54,7 +55,10 @@ def test_instructions_resume_after_a_torn_write(tmp_path, talking_model, registr
     _instructions(run, talking_model, registry, target=3)
     path = run.dataset("instructions")
     lines = path.read_text().splitlines(keepends=True)
-    path.write_text(lines[0] + lines[1][: len(lines[1]) // 2])  # killed half-way through record 2
+    # a run killed half-way through record 2: its records are still in the staging file
+    staging_path(path).write_text(lines[0] + lines[1][: len(lines[1]) // 2])
+    path.unlink()
+    run.manifest("instructions").unlink()
     outcome = _instructions(run, talking_model, registry, target=3)
     records = read_records(path)
     assert len(records) == 3 and len({r["id"] for r in records}) == 3
@@ -74,11 +78,11 @@ class PowerCut(RecordWriter):
 def test_responses_resume_after_a_crash(tmp_path, talking_model, registry, monkeypatch):
     run = RunDir.at(tmp_path)
     _instructions(run, talking_model, registry, target=4)
-    monkeypatch.setattr("stage1kit.stages.responses.RecordWriter", PowerCut)
+    monkeypatch.setattr("stage1kit.records.RecordWriter", PowerCut)
     with pytest.raises(KeyboardInterrupt):
         _responses(run, talking_model, registry)
-    before = read_records(run.dataset("responses"))
-    assert len(before) == 2 and not run.manifest("responses").exists()
+    before = read_records(staging_path(run.dataset("responses")))
+    assert len(before) == 2 and not run.dataset("responses").exists() and not run.manifest("responses").exists()
     monkeypatch.undo()
     outcome = _responses(run, talking_model, registry)
     after = read_records(run.dataset("responses"))
@@ -92,9 +96,10 @@ def test_a_missing_input_names_the_command_to_run(tmp_path, talking_model, regis
         _responses(RunDir.at(tmp_path), talking_model, registry)
 
 
-def test_a_response_generator_cannot_write_instructions(tmp_path, talking_model, registry):
-    from stage1kit.stages.support import StageConfigError
+def test_a_response_generator_is_no_instruction_generator(tmp_path, talking_model, registry):
+    """The two generator kinds are registered apart, so naming the wrong one is an unknown name."""
+    from stage1kit.plugins import UnknownPluginError
 
     settings = InstructionsSettings(generator="best-of-n", target=1)
-    with pytest.raises(StageConfigError, match="does not write instructions.*'responses'"):
-        run_instructions_stage(RunDir.at(tmp_path), settings, loaded=talking_model, registry=registry, audit=AUDIT, show_progress=False)
+    with pytest.raises(UnknownPluginError, match="no instruction generator named 'best-of-n'; available: self-instruct"):
+        run_stage("instructions", settings, run_dir=RunDir.at(tmp_path), loaded=talking_model, registry=registry, audit=AUDIT)

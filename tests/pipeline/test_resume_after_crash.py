@@ -32,6 +32,7 @@ def _strip(records):
 @pytest.mark.slow
 def test_crashed_stage_resumes_with_the_same_config_and_restarts_with_another(config_path, edit, monkeypatch):
     data = config_path.parent / "run" / "instructions.jsonl"
+    staged = config_path.parent / "run" / "instructions.partial.jsonl"  # where the stage writes until complete
     assert _run(config_path).exit_code == 0
     reference = read_records(data)
     data.unlink()
@@ -40,7 +41,7 @@ def test_crashed_stage_resumes_with_the_same_config_and_restarts_with_another(co
     with monkeypatch.context() as patch:
         _crash_after(patch, 3)
         crashed = _run(config_path)
-    assert crashed.exit_code != 0 and len(read_records(data)) == 3
+    assert crashed.exit_code != 0 and len(read_records(staged)) == 3 and not data.exists()
     assert _run(config_path).exit_code == 0
     assert _strip(read_records(data)) == _strip(reference)  # resumed: same config, same work
 
@@ -50,7 +51,7 @@ def test_crashed_stage_resumes_with_the_same_config_and_restarts_with_another(co
     with monkeypatch.context() as patch:
         _crash_after(patch, 3)
         assert _run(config_path).exit_code != 0
-    partial = read_records(data)
+    partial = read_records(staged)
     assert len(partial) == 3
     start = text.index("[instructions]")
     edit(config_path, text[start:].split("seed = 0", 1)[0] + "seed = 0", text[start:].split("seed = 0", 1)[0] + "seed = 1")

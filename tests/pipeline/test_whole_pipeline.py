@@ -93,7 +93,8 @@ def _strip_provenance(records):
 def test_sigkill_mid_stage_then_rerun_gives_the_same_datasets(stage, config_path, reference_run):
     _small_batches(config_path)
     run = config_path.parent / "run"
-    data, manifest = run / f"{stage}.jsonl", run / f"{stage}.manifest.json"
+    manifest = run / f"{stage}.manifest.json"
+    data = run / f"{stage}.partial.jsonl"  # where a stage writes until it is complete
     victim = _run(config_path)
     deadline = time.monotonic() + 300
     while not (_lines(data) >= 1 and not manifest.exists()):

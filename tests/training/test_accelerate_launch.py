@@ -31,7 +31,7 @@ def test_sft_trains_under_accelerate_launch(gated_run, base_model, tmp_path):
     ]
     done = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "train sft: 6 records" in done.stdout
+    assert "train-sft: 6 records in, verdict pass" in done.stdout
 
     manifest = manifest_path_for(gated_run.train_dir("sft"))
     assert manifest.is_file()

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from stage1kit_trl.config import DPOSettings, SFTSettings
 from training_helpers import sft_records, write_dataset
 
-from stage1kit.commands.train import train_group
+from stage1kit.commands.stages import train_group
 from stage1kit.gate import check_gate
 from stage1kit.rundir import manifest_path_for
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from stage1kit.commands.train import train_group
+from stage1kit.commands.stages import train_group
 from stage1kit.loader import CleanModelLoader
 from stage1kit.rundir import manifest_path_for
 
@@ -25,7 +25,7 @@ def test_sft_then_dpo_train_adapters_that_load_back(gated_run, base_model, regis
     monkeypatch.setenv("STAGE1KIT_LOAD_PLUGINS", "stage1kit")
     result = train("sft", gated_run, base_model)
     assert result.exit_code == 0, result.output
-    assert "train sft: 6 records" in result.output and "adapter and manifest in" in result.output
+    assert "train-sft: 6 records in, verdict pass" in result.output and "outputs and manifests:" in result.output
 
     sft_dir = gated_run.train_dir("sft")
     manifest = json.loads(manifest_path_for(sft_dir).read_text(encoding="utf-8"))
@@ -66,7 +66,7 @@ def test_sft_then_dpo_train_adapters_that_load_back(gated_run, base_model, regis
 
     merged = train("dpo", gated_run, base_model, "--merge-sft")
     assert merged.exit_code == 0, merged.output
-    assert "checkpoint and manifest in" in merged.output
+    assert "train-dpo: " in merged.output and "verdict pass" in merged.output
     assert json.loads(manifest_path_for(dpo_dir).read_text(encoding="utf-8"))["qc"]["adapter"] is False
     whole = CleanModelLoader(dpo_dir).load()  # a merged checkpoint loads on its own, still template-free
     assert whole.tokenizer.chat_template is None
@@ -95,23 +95,30 @@ def test_dpo_needs_the_sft_output_first(gated_run, base_model, monkeypatch):
 
 def test_gate_runs_before_any_model_is_loaded(gated_run, registry, tmp_path):
     from stage1kit.gate import GateRefused
-    from stage1kit.stages.train import TrainSettings, run_train_stage
+    from stage1kit.settings import ModelSettings
+    from stage1kit.stages.catalogue import run_stage
+    from stage1kit.stages.train import TrainSettings
 
     gated_run.manifest("sft").unlink()
     missing_model = tmp_path / "no-such-model"  # loading it would raise LoaderError, not GateRefused
     with pytest.raises(GateRefused):
-        run_train_stage(gated_run, "sft", TrainSettings(max_steps=1), registry=registry, model=str(missing_model))
+        run_stage(
+            "train-sft", TrainSettings(max_steps=1), run_dir=gated_run, loaded=None, registry=registry,
+            model=ModelSettings(id=str(missing_model)),
+        )
 
 
 def test_pipeline_loader_settings_reach_training(gated_run, base_model, registry, monkeypatch):
     """[model] dtype (and the remote-code settings) load the model for training as for the data stages."""
-    from stage1kit.stages.train import TrainSettings, run_train_stage
+    from stage1kit.settings import ModelSettings
+    from stage1kit.stages.catalogue import run_stage
+    from stage1kit.stages.train import TrainSettings
 
     monkeypatch.setenv("STAGE1KIT_LOAD_PLUGINS", "stage1kit")
     settings = TrainSettings(max_steps=1, batch_size=2, lora_r=4)
-    run_train_stage(
-        gated_run, "sft", settings, registry=registry, model=str(base_model), show_progress=False,
-        loader_options={"dtype": "bfloat16", "trust_remote_code": False},
+    run_stage(
+        "train-sft", settings, run_dir=gated_run, loaded=None, registry=registry,
+        model=ModelSettings(id=str(base_model), dtype="bfloat16"),
     )
     manifest = json.loads(manifest_path_for(gated_run.train_dir("sft")).read_text(encoding="utf-8"))
     assert manifest["model"]["dtype"] == "bfloat16"

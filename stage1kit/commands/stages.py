@@ -1,0 +1,154 @@
+"""The stand-alone stage commands: ``stage1kit instructions|responses|judge|pairs|train sft|train dpo``.
+
+Each is made from its stage object: its options are generated from ``[model]``, ``[critic]`` (for
+stages that judge) and the stage's settings dataclass, it builds the same config and context a
+``stage1kit run`` would, and runs the same :class:`~stage1kit.pipeline.Pipeline` on that one stage.
+So a stage run on its own writes exactly what ``run`` writes -- same outputs, same manifests, same
+cache key -- and ``run`` afterwards skips it. Heavy imports stay inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stage1kit.settings import CriticSettings, ModelSettings, RunSettings, add_options, apply_options, click_options
+
+
+def _common_options(stage: Any) -> list[Callable[[Callable], Callable]]:
+    options = [
+        click.option("--run-dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="The run directory."),
+        *click_options(ModelSettings),
+        click.option(
+            "--user-code", "user_code", multiple=True, type=click.Path(exists=True, path_type=Path),
+            help="Your code that runs with this stage; audited before the model loads (repeatable).",
+        ),
+        click.option("--quiet", is_flag=True, help="No progress bars."),
+    ]
+    if stage.uses_critic:
+        options[2:2] = click_options(CriticSettings, prefix="critic_")
+    return options + click_options(stage.settings_type)
+
+
+def build_config(stage: Any, params: dict[str, Any], **other_stages: Any) -> Any:
+    """The config a stand-alone command stands for: its options, defaults for the rest."""
+    from stage1kit.config import ConfigError, default_config
+    from stage1kit.settings import SettingsError, build_settings
+
+    model_table = apply_options(ModelSettings, params)
+    if not model_table.get("id"):
+        raise click.UsageError("Missing option '--model'.")
+    try:
+        tables = {
+            "model": build_settings(ModelSettings, model_table, "--model options"),
+            "critic": build_settings(CriticSettings, apply_options(CriticSettings, params, prefix="critic_"), "--critic options"),
+            stage.name: build_settings(stage.settings_type, apply_options(stage.settings_type, params), "options"),
+        }
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
+    run = RunSettings(dir=str(Path(params.pop("run_dir")).resolve()), user_code=[str(Path(p).resolve()) for p in params.pop("user_code")])
+    return default_config(Path.cwd() / "(command line)", run=run, **tables, **other_stages)
+
+
+def run_one_stage(stage: Any, config: Any, quiet: bool) -> Any:
+    """Run ``stage`` through the pipeline and print its summary; a FAIL verdict exits 1."""
+    from stage1kit.console import quiet_libraries
+    from stage1kit.pipeline import Pipeline, VerdictFailed
+    from stage1kit.plugins import get_registry
+
+    with quiet_libraries(quiet):
+        pipeline = Pipeline(config, get_registry(), show_progress=not quiet, echo=click.echo)
+        (outcome,) = pipeline.run([stage])
+    print_summary(stage, outcome)
+    if outcome.verdict == "fail":
+        raise VerdictFailed(
+            f"{stage.name}: verdict FAIL; failed checks:\n" + "\n".join(f"  - {reason}" for reason in outcome.failures)
+            + f"\nThe data and its manifest are in {config.run_dir}; `stage1kit manifest show` prints the manifest."
+        )
+    return outcome
+
+
+def print_summary(stage: Any, outcome: Any) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"stage1kit {stage.name}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rows = [("records in", outcome.records_in), ("records out", outcome.records_out)]
+    stats = outcome.stats
+    for key in stage.summary_keys:
+        if key in stats:
+            rows.append((key, stats[key]))
+    for part in ("sft", "dpo"):
+        if isinstance(stats.get(part), dict):
+            for key in ("records", "acceptance_rate", "order_agreement_rate", "dropped"):
+                if key in stats[part]:
+                    rows.append((f"{part} {key.replace('_', ' ')}", stats[part][key]))
+    rows += [("verdict", outcome.verdict or "-"), ("time", f"{outcome.seconds:.1f}s" + (" (skipped: up to date)" if outcome.skipped else ""))]
+    for name, value in rows:
+        text = f"{value:.3f}" if isinstance(value, float) else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+        table.add_row(name, escape(text))
+    console = Console()
+    console.print(table)
+    for note in stats.get("notes", []) if isinstance(stats.get("notes"), list) else []:
+        console.print(f"note: {escape(str(note))}")
+    state = "up to date, skipped" if outcome.skipped else f"{outcome.seconds:.1f}s"
+    where = ", ".join(str(path) for path in outcome.outputs)
+    console.print(f"{stage.name}: {outcome.records_in} records in, verdict {outcome.verdict or '-'} ({state}); outputs and manifests: {where}", soft_wrap=True)
+
+
+def stage_command(stage: Any, name: str, help_text: str, extra: list[Callable[[Callable], Callable]] = ()) -> click.Command:
+    """The click command of one stage, generated from its declarations."""
+
+    def command(**params: Any) -> None:
+        from stage1kit.errors import Stage1kitError, as_click_error
+
+        quiet = params.pop("quiet")
+        other = {"evaluate": _evaluate_for_heldout(params)} if "heldout" in params else {}
+        try:
+            run_one_stage(stage, build_config(stage, params, **other), quiet)
+        except Stage1kitError as exc:  # also when the command is invoked on its own, not through the group
+            raise as_click_error(exc) from exc
+
+    command.__doc__ = help_text
+    return click.command(name, help=help_text)(add_options(command, _common_options(stage) + list(extra)))
+
+
+def _evaluate_for_heldout(params: dict[str, Any]) -> Any:
+    """``stage1kit pairs --heldout N``: the pairs stage sets [evaluate] heldout instructions aside."""
+    from stage1kit.stages.evaluate import EvaluateSettings
+
+    heldout = params.pop("heldout")
+    return EvaluateSettings() if heldout is None else EvaluateSettings(heldout=heldout)
+
+
+def _stage(name: str) -> Any:
+    from stage1kit.stages.catalogue import find_stage
+
+    return find_stage(name)
+
+
+instructions_command = stage_command(_stage("instructions"), "instructions", "Generate instructions completion-style and keep those that pass every filter.")
+responses_command = stage_command(_stage("responses"), "responses", "Sample k candidate answers per instruction (Best-of-N).")
+judge_command = stage_command(_stage("judge"), "judge", "Rank each instruction's candidates with the critic (both orders per pair).")
+pairs_command = stage_command(
+    _stage("pairs"),
+    "pairs",
+    "Build SFT data (best candidates) and DPO pairs (strategy + hard negatives) from judgements.",
+    [click.option("--heldout", type=int, default=None, help="Judged instructions set aside for evaluation ([evaluate] heldout).")],
+)
+
+
+@click.group("train")
+def train_group() -> None:
+    """Train on gated data: the dataset's manifest must pass every check first."""
+
+
+train_group.add_command(stage_command(_stage("train-sft"), "sft", "Supervised fine-tuning on RUN_DIR/sft.jsonl (completion-only loss), into RUN_DIR/train-sft/."))
+train_group.add_command(stage_command(_stage("train-dpo"), "dpo", "DPO on RUN_DIR/dpo.jsonl starting from RUN_DIR/train-sft/, into RUN_DIR/train-dpo/."))

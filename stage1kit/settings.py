@@ -1,0 +1,216 @@
+"""Settings dataclasses: the tables every run has, their validation, and CLI options made from them.
+
+As TRL keeps ``DPOConfig`` apart from ``DPOTrainer``, every knob stage1kit has lives in a dataclass
+field with a default and ``metadata={"help": ...}``. The same field feeds the config loader (type
+checks naming ``[table] key``), the starter config ``init`` writes, ``stage1kit plugins --settings``
+and the stand-alone stage commands' options, so none of them can drift from the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stage1kit.errors import Stage1kitError
+
+
+class SettingsError(Stage1kitError, ValueError):
+    """A settings table has an unknown key, a value of the wrong type, or one out of range."""
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass
+class ModelSettings:
+    """``[model]``: the base model every stage loads through CleanModelLoader."""
+
+    id: str = field(default="", metadata={"help": "base model: a local checkpoint folder or a hub id", "flag": "model"})
+    revision: str | None = field(default=None, metadata=_help("hub revision (commit, tag or branch)"))
+    dtype: str | None = field(default=None, metadata=_help("float32, bfloat16, float16 or auto"))
+    device: str | None = field(default=None, metadata=_help("cpu, cuda, cuda:1 ... (default: cuda when available)"))
+    trust_remote_code: bool = field(default=False, metadata=_help("run the checkpoint's own modelling code"))
+    allow_remote_code: bool = field(default=False, metadata=_help("confirm trust_remote_code (both must be true)"))
+
+
+@dataclass
+class RunSettings:
+    """``[run]``: where outputs go, and your code the audit checks before every model-loading stage.
+
+    Seeds are per stage (each stage table has ``seed``), so one stage can be resampled alone.
+    """
+
+    dir: str = field(default="runs/stage1", metadata=_help("the run directory, relative to the config file"))
+    user_code: list[str] = field(default_factory=list, metadata=_help("your code that runs with the stages (audited)"))
+
+
+@dataclass
+class CriticSettings:
+    """``[critic]``: the one critic every stage that judges uses (instructions, judge, pairs, evaluate)."""
+
+    name: str = field(default="logprob", metadata={"help": "critic plugin name (see `stage1kit plugins`)", "flag": "critic"})
+    settings: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "critic settings, e.g. { batch_size = 16 }", "flag": "critic_set"}
+    )
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def type_ok(value: Any, annotation: Any) -> bool:
+    """A small structural check of TOML/JSON values against dataclass annotations."""
+    if annotation is Any:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(type_ok(value, arg) for arg in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin in (list, tuple, typing.Sequence) or annotation in (list, tuple):
+        return isinstance(value, (list, tuple))
+    if origin is dict or annotation is dict:
+        return isinstance(value, dict)
+    if origin is typing.Literal:
+        return value in typing.get_args(annotation)
+    if isinstance(annotation, type):
+        return isinstance(value, annotation)
+    return True
+
+
+def type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def build_settings(cls: type, table: dict[str, Any], where: str) -> Any:
+    """``cls(**table)``, with unknown keys, wrong types and rejected values reported as ``where key``."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key, value in table.items():
+        if key not in known:
+            raise SettingsError(f"{where}: unknown key '{key}'; known keys: {', '.join(sorted(known))}")
+        if not type_ok(value, hints.get(key, Any)):
+            raise SettingsError(f"{where}.{key}: expected {type_name(hints.get(key))}, got {type(value).__name__} {value!r}")
+    try:
+        return cls(**table)
+    except (ValueError, TypeError) as exc:  # a settings class that checks its values in __post_init__
+        raise SettingsError(f"{where}: {exc}") from None
+
+
+def require_range(owner: Any, name: str, *, minimum: float | None = None, maximum: float | None = None) -> None:
+    """For ``__post_init__``: ``owner.name`` must lie in [minimum, maximum]; the error names the key."""
+    value = getattr(owner, name)
+    if value is None:
+        return
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        bounds = f"at least {minimum}" if maximum is None else f"at most {maximum}" if minimum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} = {value!r}: must be {bounds}")
+
+
+def settings_help(cls: type) -> list[dict[str, Any]]:
+    """Each field of a settings class as ``{"name", "type", "default", "help"}`` (for listings)."""
+    hints = typing.get_type_hints(cls)
+    rows = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
+        )
+        rows.append({"name": f.name, "type": type_name(hints.get(f.name)), "default": default, "help": f.metadata.get("help", "")})
+    return rows
+
+
+# --------------------------------------------------------------------------- CLI options
+
+
+def _scalar_type(annotation: Any) -> Any:
+    """The non-None type of ``X | None``; None for annotations a single option cannot carry."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)] if typing.get_origin(annotation) in (typing.Union, types.UnionType) else [annotation]
+    return args[0] if len(args) == 1 else None
+
+
+def click_options(cls: type, *, skip: tuple[str, ...] = (), prefix: str = "") -> list[Callable[[Callable], Callable]]:
+    """One click option per field of ``cls``: ``--max-steps``, ``--no-full/--full``, ``--set-x K=V``...
+
+    Every option defaults to None ("not given"), so :func:`settings_from_options` keeps the
+    dataclass default for what the user did not type. Lists are comma-separated, dicts JSON or
+    repeated ``KEY=VALUE``.
+    """
+    import click
+
+    hints = typing.get_type_hints(cls)
+    options = []
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        flag = "--" + (f.metadata.get("flag") or prefix + f.name).replace("_", "-")
+        dest = prefix + f.name
+        help_text = f.metadata.get("help", "")
+        kind = _scalar_type(hints.get(f.name))
+        origin = typing.get_origin(kind)
+        if kind is bool:
+            options.append(click.option(f"{flag}/--no-{flag[2:]}", dest, default=None, help=help_text))
+        elif kind in (int, float, str):
+            short = [f.metadata["short"]] if "short" in f.metadata else []
+            options.append(click.option(*short, flag, dest, type=kind, default=None, help=help_text))
+        elif kind is list or origin is list:
+            options.append(click.option(flag, dest, default=None, callback=_comma_list, help=f"{help_text} (comma separated)"))
+        elif kind is dict or origin is dict:
+            callback = f.metadata.get("parse") or _key_values
+            options.append(
+                click.option(flag, dest, multiple=True, metavar="KEY=VALUE", callback=callback, help=f"{help_text} (repeatable KEY=VALUE)")
+            )
+    return options
+
+
+def _comma_list(ctx: Any, param: Any, value: str | None) -> list[str] | None:
+    import click
+
+    if value is None:
+        return None
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if not items:
+        raise click.BadParameter("names nothing; give comma-separated names", ctx, param)
+    return items
+
+
+def _key_values(ctx: Any, param: Any, values: tuple[str, ...]) -> dict[str, Any] | None:
+    """``KEY=VALUE`` pairs; values parse as JSON where they can (numbers, booleans, lists, tables)."""
+    import click
+
+    if not values:
+        return None
+    parsed: dict[str, Any] = {}
+    for pair in values:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", ctx, param)
+        try:
+            parsed[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            parsed[key.strip()] = raw
+    return parsed
+
+
+def apply_options(cls: type, params: dict[str, Any], *, prefix: str = "") -> dict[str, Any]:
+    """The table the given options make: only the fields the user set (None means "not given")."""
+    table = {}
+    for f in dataclasses.fields(cls):
+        value = params.pop(prefix + f.name, None)
+        if value is not None:
+            table[f.name] = value
+    return table
+
+
+def add_options(command: Callable, options: list[Callable[[Callable], Callable]]) -> Callable:
+    for option in reversed(options):
+        command = option(command)
+    return command
