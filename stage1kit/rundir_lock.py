@@ -6,14 +6,16 @@ exclusive ``flock`` on ``RUN_DIR/.stage1kit.lock`` for as long as a run works th
 records who holds it (pid, host, command line, start time) so the refusal can say whom to wait for.
 
 The kernel releases a ``flock`` when its holder exits, however it exits (``SIGKILL`` included), so a
-lock file left behind by a dead run never blocks: no pid checks, no stale-lock cleanup. The file is
-emptied on release but never deleted (deleting a locked file lets two runs lock two different files).
-A process that already holds the lock may take it again (nested commands); it is released when the
-outermost holder leaves.
+lock file left behind by a dead run never blocks: no pid checks, no stale-lock cleanup. A holder
+removes the file (and the run directory, if taking the lock created it and nothing else was written
+there) before it lets go; a process that meanwhile locked the removed file sees that it is no longer
+the file at that path and locks the current one instead. A process that already holds the lock may
+take it again (nested commands); it is released when the outermost holder leaves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -30,8 +32,12 @@ from stage1kit.errors import Stage1kitError
 
 LOCK_NAME = ".stage1kit.lock"
 
-#: Locks this process holds: resolved lock path -> [file descriptor, depth].
-_HELD: dict[Path, list[int]] = {}
+#: How often to retry after locking a file that its previous holder removed (a race of microseconds).
+MAX_ATTEMPTS = 100
+
+#: Locks this process holds: resolved lock path -> (file descriptor, whether taking it created the run dir).
+_HELD: dict[Path, tuple[int, bool]] = {}
+_DEPTH: dict[Path, int] = {}
 _HELD_GUARD = threading.Lock()
 
 
@@ -47,41 +53,65 @@ class RunDirLock:
         self.path = self.root / LOCK_NAME
 
     def __enter__(self) -> "RunDirLock":
-        self.root.mkdir(parents=True, exist_ok=True)
         key = self.path.resolve()
         with _HELD_GUARD:
             if key in _HELD:
-                _HELD[key][1] += 1
+                _DEPTH[key] += 1
                 return self
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            created = not self.root.exists()
+            fd = self._lock()
+            _write_holder(fd)
+            _HELD[key], _DEPTH[key] = (fd, created), 1
+        return self
+
+    def _lock(self) -> int:
+        for _ in range(MAX_ATTEMPTS):
+            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            except FileNotFoundError:
+                continue  # the previous holder removed the (empty) run directory just now
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = _read_holder(fd)
                 os.close(fd)
                 raise RunDirBusy(_busy_message(self.root, holder)) from None
-            _write_holder(fd)
-            _HELD[key] = [fd, 1]
-        return self
+            if _is_current(fd, self.path):
+                return fd
+            os.close(fd)  # locked a file its holder removed on release; lock the one at the path now
+        raise RunDirBusy(f"could not lock {self.path}: other processes keep taking and releasing it; try again")
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         key = self.path.resolve()
         with _HELD_GUARD:
-            held = _HELD.get(key)
-            if held is None:
+            if key not in _HELD:
                 return
-            held[1] -= 1
-            if held[1] > 0:
+            _DEPTH[key] -= 1
+            if _DEPTH[key] > 0:
                 return
-            del _HELD[key]
-            fd = held[0]
+            fd, created = _HELD.pop(key)
+            del _DEPTH[key]
             try:
-                os.ftruncate(fd, 0)  # a finished run leaves no holder behind to confuse a reader
+                self.path.unlink(missing_ok=True)  # while still locked: see the module docstring
+                if created:
+                    with contextlib.suppress(OSError):  # not empty: the run wrote something, keep it
+                        self.root.rmdir()
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
+
+
+def _is_current(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is still the file at ``path`` (not one a previous holder has removed)."""
+    try:
+        at_path = path.stat()
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (held.st_dev, held.st_ino) == (at_path.st_dev, at_path.st_ino)
 
 
 def holder_info() -> dict[str, Any]:

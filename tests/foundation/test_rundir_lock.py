@@ -51,7 +51,7 @@ def test_a_killed_holder_leaves_a_lock_file_that_does_not_block(tmp_path, other_
     assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == other_process_holding.pid  # stale, left behind
     with RunDirLock(tmp_path):
         assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
-    assert (tmp_path / LOCK_NAME).read_text() == ""  # released: no holder recorded
+    assert not (tmp_path / LOCK_NAME).exists()  # released: no holder recorded
 
 
 def test_the_holding_process_may_take_its_own_lock_again(tmp_path):
@@ -66,3 +66,33 @@ def test_the_holding_process_may_take_its_own_lock_again(tmp_path):
         assert probe.returncode != 0 and f"pid {os.getpid()} " in probe.stderr
     with RunDirLock(tmp_path):
         pass
+
+
+def test_a_run_that_wrote_nothing_leaves_no_run_directory_behind(tmp_path):
+    run_dir = tmp_path / "runs" / "stage1"
+    with RunDirLock(run_dir):
+        assert (run_dir / LOCK_NAME).exists()
+    assert not run_dir.exists()  # e.g. a run whose settings were refused before any stage wrote
+    with RunDirLock(run_dir):
+        (run_dir / "instructions.jsonl").write_text("")
+    assert sorted(p.name for p in run_dir.iterdir()) == ["instructions.jsonl"]
+
+
+def test_a_file_removed_by_its_holder_is_not_mistaken_for_the_lock(tmp_path, monkeypatch):
+    """Opened the lock file, then its holder released it (removing it): lock the current file instead."""
+    import fcntl
+
+    from stage1kit import rundir_lock
+
+    lock, attempts, real_flock = tmp_path / LOCK_NAME, [], fcntl.flock
+
+    def flock_just_after_the_holder_left(fd, operation):
+        if not attempts:
+            lock.unlink()  # the holder releases between our open() and our flock()
+        attempts.append(fd)
+        return real_flock(fd, operation)
+
+    monkeypatch.setattr(rundir_lock.fcntl, "flock", flock_just_after_the_holder_left)
+    with RunDirLock(tmp_path):
+        assert len(attempts) == 2  # the first lock was on the removed file: retried
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
