@@ -9,6 +9,7 @@ nobody registered or a setting a plugin rejects is found then too, not when its 
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -97,9 +98,9 @@ def _require_table(value: Any, dotted: str, path: Path) -> None:
         )
 
 
-def _settings(cls: type, raw: dict[str, Any], table: str, path: Path) -> Any:
+def _settings(cls: type, raw: dict[str, Any], table: str, path: Path, parse: Any = None) -> Any:
     try:
-        return build_settings(cls, _table(raw, table), f"{path}: [{table}]")
+        return (parse or functools.partial(build_settings, cls))(_table(raw, table), f"{path}: [{table}]")
     except SettingsError as exc:
         raise ConfigError(str(exc)) from None
 
@@ -117,7 +118,7 @@ def load_config(path: str | Path, catalogue: Sequence[Stage] = CATALOGUE) -> Pip
     run, model, critic = (_settings(cls, raw, table, path) for table, cls in RUN_TABLES.items())
     if not model.id:
         raise ConfigError(f"{path}: [model] id is required (a local checkpoint path or a hub id)")
-    stages = {stage.name: _settings(stage.settings_type, raw, stage.table, path) for stage in catalogue}
+    stages = {stage.name: _settings(stage.settings_type, raw, stage.table, path, stage.settings_from_table) for stage in catalogue}
     return PipelineConfig(path=path, run=run, model=model, critic=critic, stages=stages)
 
 

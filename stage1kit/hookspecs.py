@@ -16,7 +16,10 @@ import pluggy
 hookspec = pluggy.HookspecMarker("stage1kit")
 hookimpl = pluggy.HookimplMarker("stage1kit")
 
-Register = Callable[[str, Callable[..., Any]], None]
+#: ``register(name, factory, settings=None)``: ``settings`` is the dataclass (or its "module:Class"
+#: path) whose fields the factory takes; it is checked before the factory runs and listed by
+#: ``stage1kit plugins --settings``.
+Register = Callable[..., None]
 
 
 @hookspec

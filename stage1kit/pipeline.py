@@ -89,6 +89,8 @@ class Pipeline:
 
     def run(self, stages: Sequence[Stage]) -> list[StageOutcome]:
         assert self.models is not None
+        for plugin in self.registry.errors:  # skipped, not fatal: but the user must see it
+            self.echo(f"warning: plugin '{plugin.name}' ({plugin.distribution}) failed to load and is skipped: {plugin.error}")
         check_before_running(self.config, self.registry, stages, self.models)
         run_dir = self.context().run_dir
         for stage in stages:

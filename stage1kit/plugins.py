@@ -9,6 +9,8 @@ distributions (tests use it to keep whatever is installed on the machine out of 
 from __future__ import annotations
 
 from stage1kit.errors import Stage1kitError
+import importlib
+import inspect
 import os
 import traceback
 from dataclasses import dataclass, field
@@ -71,15 +73,51 @@ class PluginInfo:
 
 @dataclass(frozen=True)
 class Registration:
-    """A factory a plugin registered under ``kind``/``name``."""
+    """A factory a plugin registered under ``kind``/``name``, with the settings class it reads.
+
+    ``settings`` is the dataclass whose fields the factory takes as keywords, or its
+    ``"module:Class"`` path (so registering stays cheap when that module imports torch).
+    """
 
     kind: str
     name: str
     factory: Callable[..., Any]
     plugin: PluginInfo
+    settings: type | str | None = None
+
+    def settings_class(self) -> type | None:
+        if not isinstance(self.settings, str):
+            return self.settings
+        module_name, _, attribute = self.settings.partition(":")
+        # stage1kit: allow[SK300] reason: a plugin's own settings class, named by the plugin when it registered
+        return getattr(importlib.import_module(module_name), attribute)
+
+    def settings_fields(self) -> list[dict[str, Any]]:
+        """Every setting the factory takes: name, type, default, help (for listings and ``init``)."""
+        from stage1kit.settings import settings_help
+
+        cls = self.settings_class()
+        if cls is not None:
+            return settings_help(cls)
+        rows = []
+        for parameter in inspect.signature(self.factory).parameters.values():
+            if parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD) and parameter.name != "self":
+                default = None if parameter.default is parameter.empty else parameter.default
+                kind = "" if parameter.annotation is parameter.empty else str(parameter.annotation)
+                rows.append({"name": parameter.name, "type": kind, "default": default, "help": ""})
+        return rows
 
     def create(self, **settings: Any) -> Any:
-        """Build the implementation with the user's settings for it."""
+        """Build the implementation with the user's settings for it, checked against its settings
+        class first (unknown keys and wrong types are errors naming the key)."""
+        from stage1kit.settings import SettingsError, build_settings
+
+        cls = self.settings_class()
+        if cls is not None:
+            try:
+                build_settings(cls, settings, f"{self.kind[:-1].replace('_', ' ')} '{self.name}' settings")
+            except SettingsError as exc:
+                raise PluginError(str(exc)) from None
         try:
             return self.factory(**settings)
         except TypeError as exc:
@@ -198,7 +236,7 @@ def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo], strict: bool) ->
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
             info = by_key.get(impl.plugin_name) or PluginInfo(impl.plugin_name, impl.plugin_name, "unregistered", "")
 
-            def register(name: str, factory: Callable[..., Any], *, _kind=kind, _info=info) -> None:
+            def register(name: str, factory: Callable[..., Any], settings: type | str | None = None, *, _kind=kind, _info=info) -> None:
                 existing = registrations[_kind].get(name)
                 if existing is not None:
                     raise PluginConflictError(
@@ -208,7 +246,7 @@ def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo], strict: bool) ->
                         f"{_info.distribution} {_info.version}. Uninstall one, or limit loading with "
                         f"{ONLY_ENV}."
                     )
-                registrations[_kind][name] = Registration(_kind, name, factory, _info)
+                registrations[_kind][name] = Registration(_kind, name, factory, _info, settings)
                 _info.registered.setdefault(_kind, []).append(name)
 
             try:

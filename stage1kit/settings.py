@@ -132,9 +132,13 @@ def settings_help(cls: type) -> list[dict[str, Any]]:
 
 
 def _scalar_type(annotation: Any) -> Any:
-    """The non-None type of ``X | None``; None for annotations a single option cannot carry."""
-    args = [a for a in typing.get_args(annotation) if a is not type(None)] if typing.get_origin(annotation) in (typing.Union, types.UnionType) else [annotation]
-    return args[0] if len(args) == 1 else None
+    """The type one option carries: ``X`` of ``X | None``, ``list`` of ``list[str] | str``; None
+    for annotations a single option cannot carry."""
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return annotation
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    lists = [a for a in args if a is list or typing.get_origin(a) is list]
+    return args[0] if len(args) == 1 else (lists[0] if lists else None)
 
 
 def click_options(cls: type, *, skip: tuple[str, ...] = (), prefix: str = "") -> list[Callable[[Callable], Callable]]:
@@ -149,7 +153,7 @@ def click_options(cls: type, *, skip: tuple[str, ...] = (), prefix: str = "") ->
     hints = typing.get_type_hints(cls)
     options = []
     for f in dataclasses.fields(cls):
-        if f.name in skip:
+        if f.name in skip or f.metadata.get("cli") is False:
             continue
         flag = "--" + (f.metadata.get("flag") or prefix + f.name).replace("_", "-")
         dest = prefix + f.name

@@ -6,7 +6,6 @@ text as a comment — so the starter can never drift from what the loader accept
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from stage1kit.config import RUN_TABLES
 from stage1kit.stages.catalogue import CATALOGUE
 from stage1kit.records import atomic_write_text
+from stage1kit.settings import settings_help
 
 #: Sizes that keep the tiny-model run under two minutes on two CPU cores; a real run raises them.
 #: The tiny model's critic only shows position bias (its two orders never agree), so the demo keeps
@@ -43,20 +43,39 @@ def _toml_value(value: Any) -> str:
 
 
 def _section(title: str, cls: type, overrides: dict[str, Any], doc: str | None = None) -> list[str]:
-    lines = [f"[{title}]"]
-    if doc:
-        lines.insert(0, f"# {doc}")
-    defaults = cls()
-    for f in dataclasses.fields(cls):
-        value = overrides.get(f.name, getattr(defaults, f.name))
-        help_text = f.metadata.get("help")
-        if help_text:
-            lines.append(f"# {help_text}")
-        if value is None:
-            lines.append(f"# {f.name} =   (unset)")
-        else:
-            lines.append(f"{f.name} = {_toml_value(value)}")
-    return lines + [""]
+    lines = ([f"# {doc}"] if doc else []) + [f"[{title}]"]
+    for row in settings_help(cls):
+        if row["name"] == "trainer_settings":
+            continue  # the trainer's own keys follow, each under its name
+        lines += _setting_lines(row, overrides)
+    return lines
+
+
+def _setting_lines(row: dict[str, Any], overrides: dict[str, Any]) -> list[str]:
+    """``# help`` then ``key = value``; a setting left at its default is shown commented when
+    ``commented`` (a plugin's settings), and an unset one always is."""
+    name = row["name"]
+    value = overrides.get(name, row["default"])
+    lines = [f"# {row['help']}"] if row["help"] else []
+    if value is None:
+        return lines + [f"# {name} =   (unset)"]
+    prefix = "# " if row.get("commented") and name not in overrides else ""
+    return lines + [f"{prefix}{name} = {_toml_value(value)}"]
+
+
+def _trainer_lines(stage: Any, overrides: dict[str, Any]) -> list[str]:
+    """The default trainer's settings, from the class it registered: commented out unless set."""
+    from stage1kit.plugins import get_registry
+
+    name = stage.settings_type().trainer_name(stage.kind)
+    try:
+        rows = get_registry().get("trainers", name).settings_fields()
+    except Exception:  # the trainer plugin is missing or broken: `stage1kit doctor` says so
+        return [f"# (settings of trainer '{name}': see `stage1kit plugins --settings`)"]
+    lines = [f"# settings of trainer '{name}' (`stage1kit plugins --settings` lists them):"]
+    for row in rows:
+        lines += _setting_lines(row | {"commented": True}, overrides)
+    return lines
 
 
 def _first_line(doc: str | None) -> str | None:
@@ -72,10 +91,13 @@ def starter_config_text(model: str, small: bool = True) -> str:
     ]
     run_overrides = {"run": {"dir": "run"}, "model": {"id": model}}
     for table, cls in RUN_TABLES.items():
-        lines += _section(table, cls, run_overrides.get(table, {}), _first_line(cls.__doc__))
+        lines += _section(table, cls, run_overrides.get(table, {}), _first_line(cls.__doc__)) + [""]
     for stage in CATALOGUE:
-        cls = stage.settings_type
-        lines += _section(stage.table, cls, sizes.get(stage.name, {}), _first_line(cls.__doc__))
+        cls, overrides = stage.settings_type, sizes.get(stage.name, {})
+        lines += _section(stage.table, cls, overrides, _first_line(cls.__doc__))
+        if stage.name.startswith("train-"):
+            lines += _trainer_lines(stage, overrides)
+        lines.append("")
     return "\n".join(lines)
 
 

@@ -20,4 +20,4 @@ def make_logprob_critic(**settings: Any) -> Any:
 
 @hookimpl
 def register_critics(register) -> None:
-    register("logprob", make_logprob_critic)
+    register("logprob", make_logprob_critic, settings="stage1kit_hf.logprob_critic:CriticSettings")

@@ -9,28 +9,27 @@ from __future__ import annotations
 from typing import Any
 
 from stage1kit.hookspecs import hookimpl
-from stage1kit.settings import build_settings
 
 
 def make_self_instruct(**settings: Any) -> Any:
     """Factory: ``SelfInstructGenerator`` from the user's settings (see ``SelfInstructSettings``)."""
     from stage1kit_hf.self_instruct import SelfInstructGenerator, SelfInstructSettings
 
-    return SelfInstructGenerator(build_settings(SelfInstructSettings, settings, "self-instruct settings"))
+    return SelfInstructGenerator(SelfInstructSettings(**settings))
 
 
 def make_best_of_n(**settings: Any) -> Any:
     """Factory: ``BestOfNGenerator`` from the user's settings (see ``BestOfNSettings``)."""
     from stage1kit_hf.best_of_n import BestOfNGenerator, BestOfNSettings
 
-    return BestOfNGenerator(build_settings(BestOfNSettings, settings, "best-of-n settings"))
+    return BestOfNGenerator(BestOfNSettings(**settings))
 
 
 @hookimpl
 def register_instruction_generators(register) -> None:
-    register("self-instruct", make_self_instruct)
+    register("self-instruct", make_self_instruct, settings="stage1kit_hf.self_instruct:SelfInstructSettings")
 
 
 @hookimpl
 def register_response_generators(register) -> None:
-    register("best-of-n", make_best_of_n)
+    register("best-of-n", make_best_of_n, settings="stage1kit_hf.best_of_n:BestOfNSettings")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from stage1kit.thresholds import click_thresholds
+
 #: ``target_modules`` value meaning every linear layer except the output head (PEFT's spelling).
 ALL_LINEAR = "all-linear"
 
@@ -49,7 +51,7 @@ class TrainingSettings:
     seed: int = field(default=0, metadata=_help("Seed for adapter init, shuffling and dropout."))
     gradient_checkpointing: bool = field(default=False, metadata=_help("Trade compute for memory on big models."))
     bf16: bool | None = field(default=None, metadata=_help("bf16 mixed precision; unset: on where the GPU supports it, never on CPU."))
-    progress: bool = field(default=True, metadata=_help("Show a progress bar while training (off under --quiet)."))
+    progress: bool = field(default=True, metadata={"cli": False} | _help("Show a progress bar while training (off under --quiet)."))
     min_records: int = field(
         default=DEFAULT_MIN_RECORDS,
         metadata=_help(
@@ -66,7 +68,7 @@ class TrainingSettings:
     )
     requirements: dict[str, float] = field(
         default_factory=dict,
-        metadata=_help(
+        metadata={"flag": "require", "parse": click_thresholds} | _help(
             "Further gate requirements on the dataset manifest's qc, min_<metric> or max_<metric> (dotted for nested "
             "metrics); they add to min_records/min_acceptance_rate and override them by name. Not defaulted because "
             "the tiny demo's critic fails them, but add them with a real model: for DPO "

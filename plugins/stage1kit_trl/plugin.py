@@ -30,5 +30,5 @@ def make_dpo_trainer(**settings: Any) -> Any:
 @hookimpl
 def register_trainers(register: Any) -> None:
     """The TRL + PEFT trainers; the engine gates their data before calling them."""
-    register("trl-sft", make_sft_trainer)
-    register("trl-dpo", make_dpo_trainer)
+    register("trl-sft", make_sft_trainer, settings="stage1kit_trl.config:SFTSettings")
+    register("trl-dpo", make_dpo_trainer, settings="stage1kit_trl.config:DPOSettings")

@@ -18,25 +18,56 @@ REQUIRED_LIBRARIES = ("torch", "transformers", "trl", "peft", "datasets", "accel
 
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def plugins_command(as_json: bool) -> None:
+@click.option("--settings", "with_settings", is_flag=True, help="Also list every plugin's settings: type, default, help.")
+def plugins_command(as_json: bool, with_settings: bool) -> None:
     """List installed plugins: distribution, version, what each registers, load errors."""
     try:
         registry = load_registry()
     except PluginError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
-        click.echo(json.dumps([p.to_dict() for p in registry.plugins], indent=2))
+        listing = [p.to_dict() for p in registry.plugins]
+        if with_settings:
+            settings = {f"{kind}:{name}": _settings_rows(registry, kind, name) for kind in KINDS for name in registry.names(kind)}
+            listing = {"plugins": listing, "settings": settings}  # type: ignore[assignment]
+        click.echo(json.dumps(listing, indent=2, default=repr))
         return
     from rich.console import Console
     from rich.table import Table
 
+    console = Console()
     table = Table(title="stage1kit plugins")
     for column in ("plugin", "distribution", "version", "registers", "error"):
         table.add_column(column, overflow="fold")
     for plugin in registry.plugins:
         registers = "\n".join(f"{kind}: {', '.join(names)}" for kind, names in sorted(plugin.registered.items()))
         table.add_row(plugin.name, plugin.distribution, plugin.version, registers or "-", plugin.error or "")
-    Console().print(table)
+    console.print(table)
+    if with_settings:
+        for kind in KINDS:
+            for name in registry.names(kind):
+                _print_settings(console, kind, name, _settings_rows(registry, kind, name))
+
+
+def _settings_rows(registry: Any, kind: str, name: str) -> list[dict[str, Any]] | str:
+    try:
+        return registry.get(kind, name).settings_fields()
+    except Exception as exc:  # a plugin whose settings class does not import: say so, keep listing
+        return f"settings unavailable: {type(exc).__name__}: {exc}"
+
+
+def _print_settings(console: Any, kind: str, name: str, rows: list[dict[str, Any]] | str) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"{kind[:-1].replace('_', ' ')} '{name}' settings", title_justify="left")
+    for column in ("setting", "type", "default", "help"):
+        table.add_column(column, overflow="fold")
+    if isinstance(rows, str):
+        table.add_row(escape(rows), "", "", "")
+    for row in rows if isinstance(rows, list) else []:
+        table.add_row(row["name"], escape(row["type"]), escape(json.dumps(row["default"], default=repr)), escape(row["help"]))
+    console.print(table)
 
 
 def _library_status(name: str) -> tuple[bool, str]:

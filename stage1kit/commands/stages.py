@@ -19,6 +19,21 @@ import click
 from stage1kit.settings import CriticSettings, ModelSettings, RunSettings, add_options, apply_options, click_options
 
 
+def _settings_types(stage: Any) -> list[type]:
+    """The dataclasses a stage's command takes options from: its settings, and for a train stage
+    the settings class its default trainer registered (so no trainer knob is written twice)."""
+    types_ = [stage.settings_type]
+    if stage.name.startswith("train-"):
+        from stage1kit.plugins import get_registry
+
+        try:
+            trainer = get_registry().get("trainers", stage.settings_type().trainer_name(stage.kind)).settings_class()
+        except Exception:  # a broken or missing trainer plugin: the command still runs and says so
+            trainer = None
+        types_ += [trainer] if trainer is not None else []
+    return types_
+
+
 def _common_options(stage: Any) -> list[Callable[[Callable], Callable]]:
     options = [
         click.option("--run-dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="The run directory."),
@@ -31,7 +46,7 @@ def _common_options(stage: Any) -> list[Callable[[Callable], Callable]]:
     ]
     if stage.uses_critic:
         options[2:2] = click_options(CriticSettings, prefix="critic_")
-    return options + click_options(stage.settings_type)
+    return options + [option for cls in _settings_types(stage) for option in click_options(cls, skip=("trainer_settings",))]
 
 
 def build_config(stage: Any, params: dict[str, Any], **other_stages: Any) -> Any:
@@ -46,7 +61,7 @@ def build_config(stage: Any, params: dict[str, Any], **other_stages: Any) -> Any
         tables = {
             "model": build_settings(ModelSettings, model_table, "--model options"),
             "critic": build_settings(CriticSettings, apply_options(CriticSettings, params, prefix="critic_"), "--critic options"),
-            stage.name: build_settings(stage.settings_type, apply_options(stage.settings_type, params), "options"),
+            stage.name: stage.settings_from_table({k: v for cls in _settings_types(stage) for k, v in apply_options(cls, params).items()}, "options"),
         }
     except SettingsError as exc:
         raise ConfigError(str(exc)) from None

@@ -123,6 +123,12 @@ class Stage:
 
     # ------------------------------------------------------------- declarations
 
+    def settings_from_table(self, table: dict[str, Any], where: str) -> Any:
+        """The stage's settings from its config table (or the options of its command)."""
+        from stage1kit.settings import build_settings
+
+        return build_settings(self.settings_type, table, where)
+
     def plugin_uses(self, settings: Any) -> list[PluginUse]:
         """The plugins (other than the critic) this stage builds with these settings."""
         return []

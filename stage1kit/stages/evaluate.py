@@ -207,7 +207,7 @@ class EvaluateStage(Stage):
         data, the trained model's manifest), the config hash and the audit, so a rerun can skip it.
         """
         from stage1kit.manifest import write_manifest
-        from stage1kit_eval.report import write_report
+        from stage1kit.report import write_report
 
         started = time.perf_counter()
         run = ctx.run_dir

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from stage1kit.pairs import distribution
+from stage1kit.selection import distribution
 from stage1kit.ranking import RankingConfig, rank_candidates
 from stage1kit.resume import resume_batches
 from stage1kit.settings import require_range

@@ -1,7 +1,7 @@
 """The pairs stage: judgements in, ``sft.jsonl`` and ``dpo.jsonl`` (each with its manifest) out.
 
 SFT takes each instruction's best candidate when it clears the quality bar. DPO pairs the best
-against the candidates the strategy picks (see :mod:`stage1kit.pairs`) and against hard negatives
+against the candidates the strategy picks (see :mod:`stage1kit.selection`) and against hard negatives
 from the negative-miner plugins, capped per instruction. Pairs whose preference the judgements do
 not already record -- and every mined negative -- go to the critic in ONE batched ``compare``
 call. Everything dropped is counted by reason in the manifests, never silently lost. Nothing is
@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from stage1kit import pairs as selection
+from stage1kit import selection
 from stage1kit.prompting import training_completion, training_prompt
 from stage1kit.protocols import MiningTask, Negative, PairQuery, PairVerdict
 from stage1kit.records import write_records_atomic

@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from stage1kit.rundir import RunDir, manifest_path_for
-from stage1kit.thresholds import click_thresholds
 from stage1kit.stages.base import PluginUse, Stage, StageContext, StageOutcome
 
 if TYPE_CHECKING:
@@ -38,41 +37,31 @@ def _help(text: str) -> dict[str, str]:
 
 @dataclass
 class TrainSettings:
-    """``[train.sft]`` / ``[train.dpo]`` in the run config; unset knobs keep the trainer's default."""
+    """``[train.sft]`` / ``[train.dpo]``: the trainer plugin, and the table of its own settings.
+
+    Every other key of the table is a setting of the trainer (``max_steps``, ``lora_r``,
+    ``requirements`` ...), checked against the settings class the trainer registered (see
+    ``stage1kit plugins --settings``), so stage1kit keeps no copy of any trainer's knobs.
+    """
 
     trainer: str | None = field(default=None, metadata=_help("Trainer plugin; unset: trl-sft for [train.sft], trl-dpo for [train.dpo]."))
-    max_steps: int | None = field(default=None, metadata=_help("Stop after this many optimiser steps."))
-    epochs: float | None = field(default=None, metadata=_help("Passes over the data (when max_steps is unset)."))
-    learning_rate: float | None = field(default=None, metadata=_help("Peak learning rate."))
-    batch_size: int | None = field(default=None, metadata=_help("Examples (DPO: pairs) per device per step."))
-    grad_accum: int | None = field(default=None, metadata=_help("Gradient accumulation steps."))
-    max_length: int | None = field(default=None, metadata=_help("Truncate sequences to this many tokens."))
-    full: bool | None = field(default=None, metadata=_help("Full fine-tuning instead of LoRA."))
-    lora_r: int | None = field(default=None, metadata=_help("LoRA rank."))
-    lora_alpha: int | None = field(default=None, metadata=_help("LoRA alpha."))
-    lora_dropout: float | None = field(default=None, metadata=_help("LoRA dropout."))
-    target_modules: list[str] | None = field(default=None, metadata=_help("Modules LoRA adapts (default: all linear layers)."))
-    report_to: str | None = field(default=None, metadata=_help("Experiment tracker passed to TRL: none, tensorboard, wandb..."))
-    logging_steps: int | None = field(default=None, metadata=_help("Log every this many steps."))
-    seed: int | None = field(default=None, metadata=_help("Training seed."))
-    beta: float | None = field(default=None, metadata=_help("DPO only: beta."))
-    merge_sft: bool | None = field(default=None, metadata=_help("DPO only: merge the SFT adapter and train a fresh one (saves a whole checkpoint)."))
-    min_records: int | None = field(default=None, metadata=_help("Refuse datasets with fewer records."))
-    allow_model_mismatch: bool = field(default=False, metadata=_help("Train a model other than the one that generated the data (recorded in the training manifest)."))
-    requirements: dict[str, float] = field(default_factory=dict, metadata={"flag": "require", "parse": click_thresholds} | _help("More QC thresholds the data manifest must meet, e.g. {min_acceptance_rate = 0.2}."))
-    options: dict[str, Any] = field(default_factory=dict, metadata=_help("Any other trainer setting, passed through as is."))
+    allow_model_mismatch: bool = field(
+        default=False, metadata=_help("Train a model other than the one that generated the data (recorded in the training manifest).")
+    )
+    trainer_settings: dict[str, Any] = field(default_factory=dict, metadata=_help("The trainer's own settings (the table's other keys)."))
 
     def trainer_name(self, kind: str) -> str:
         return self.trainer or f"trl-{kind}"
 
-    def trainer_kwargs(self) -> dict[str, Any]:
-        """The settings the trainer factory receives: the knobs that are set, then ``options``."""
-        skip = {"trainer", "options", "requirements", "allow_model_mismatch"}
-        kwargs = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
-        kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        if self.requirements:
-            kwargs["requirements"] = dict(self.requirements)
-        return kwargs | dict(self.options)
+    @classmethod
+    def from_table(cls, table: dict[str, Any], where: str) -> "TrainSettings":
+        """Split a ``[train.*]`` table into the stage's own keys and the trainer's settings."""
+        from stage1kit.settings import build_settings
+
+        own = {f.name for f in dataclasses.fields(cls)} - {"trainer_settings"}
+        settings = build_settings(cls, {k: v for k, v in table.items() if k in own}, where)
+        settings.trainer_settings = {k: v for k, v in table.items() if k not in own}
+        return settings
 
 
 class TrainStage(Stage):
@@ -87,8 +76,11 @@ class TrainStage(Stage):
         self.inputs = (kind,) if kind == "sft" else (kind, "train-sft")
         self.outputs = (f"train-{kind}",)
 
+    def settings_from_table(self, table: dict[str, Any], where: str) -> TrainSettings:
+        return TrainSettings.from_table(table, where)
+
     def plugin_uses(self, settings: TrainSettings) -> list[PluginUse]:
-        return [PluginUse("trainer", "trainer", "trainers", settings.trainer_name(self.kind), settings.trainer_kwargs())]
+        return [PluginUse("trainer", "trainer", "trainers", settings.trainer_name(self.kind), dict(settings.trainer_settings))]
 
     def check_plugin(self, registry: "Registry", use: PluginUse, settings: Any) -> Any:
         return create_trainer(registry, self.kind, use.name, use.settings, show_progress=False)

@@ -9,8 +9,8 @@ import pytest
 
 from stage1kit.records import write_records_atomic
 from stage1kit.rundir import RunDir
-from stage1kit_eval import plots
-from stage1kit_eval.report import write_report
+from stage1kit.report import plots
+from stage1kit.report import write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SECTIONS = {

@@ -103,7 +103,7 @@ def test_gate_runs_before_any_model_is_loaded(gated_run, registry, tmp_path):
     missing_model = tmp_path / "no-such-model"  # loading it would raise LoaderError, not GateRefused
     with pytest.raises(GateRefused):
         run_stage(
-            "train-sft", TrainSettings(max_steps=1), run_dir=gated_run, loaded=None, registry=registry,
+            "train-sft", TrainSettings(trainer_settings={"max_steps": 1}), run_dir=gated_run, loaded=None, registry=registry,
             model=ModelSettings(id=str(missing_model)),
         )
 
@@ -115,7 +115,7 @@ def test_pipeline_loader_settings_reach_training(gated_run, base_model, registry
     from stage1kit.stages.train import TrainSettings
 
     monkeypatch.setenv("STAGE1KIT_LOAD_PLUGINS", "stage1kit")
-    settings = TrainSettings(max_steps=1, batch_size=2, lora_r=4)
+    settings = TrainSettings(trainer_settings={"max_steps": 1, "batch_size": 2, "lora_r": 4})
     run_stage(
         "train-sft", settings, run_dir=gated_run, loaded=None, registry=registry,
         model=ModelSettings(id=str(base_model), dtype="bfloat16"),

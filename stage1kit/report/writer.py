@@ -16,7 +16,7 @@ from typing import Any
 
 from stage1kit.records import atomic_write_text
 
-from stage1kit_eval import plots, runstats
+from stage1kit.report import plots, runstats
 
 SCHEMA = "stage1kit.eval-report/1"
 REPORT_JSON = "report.json"

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from stage1kit.pairs import (
+from stage1kit.selection import (
     BELOW_MARGIN,
     Deduplicator,
     MixCap,
