@@ -81,7 +81,7 @@ def training_arguments(settings: TrainingSettings, output_dir: Path) -> dict[str
         "use_cpu": not torch.cuda.is_available(),
         "dataloader_num_workers": 0,
         "save_strategy": "no",  # the stage saves the final adapter; checkpoints are the user's call
-        "disable_tqdm": not settings.progress,
+        "disable_tqdm": True,  # progress is drawn by stage1kit_trl.progress, the way every stage draws it
     }
 
 

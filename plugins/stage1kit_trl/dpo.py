@@ -57,6 +57,8 @@ class TrlDPOTrainer:
         """The configured TRL ``DPOTrainer`` (exposed so tests and users can inspect it)."""
         from trl import DPOConfig, DPOTrainer
 
+        from stage1kit_trl.progress import use_stage_console
+
         policy, peft_config = self._policy(model)
         args = DPOConfig(
             **common.training_arguments(self.settings, output_dir),
@@ -64,13 +66,14 @@ class TrlDPOTrainer:
             precompute_ref_log_probs=self.settings.full,
         )
         with common.dataset_progress(self.settings.progress):
-            return DPOTrainer(
+            trainer = DPOTrainer(
                 model=policy,
                 args=args,
                 train_dataset=common.load_text_dataset(dataset_path, DPO_COLUMNS),
                 processing_class=model.tokenizer,
                 peft_config=peft_config,
             )
+        return use_stage_console(trainer, self.name, show=self.settings.progress)
 
     def train(self, model: Any, dataset_path: Path, output_dir: Path) -> TrainResult:
         output_dir = Path(output_dir)

@@ -37,17 +37,20 @@ class TrlSFTTrainer:
         """The configured TRL ``SFTTrainer`` (exposed so tests and users can inspect it)."""
         from trl import SFTConfig, SFTTrainer
 
+        from stage1kit_trl.progress import use_stage_console
+
         args = SFTConfig(**common.training_arguments(self.settings, output_dir), completion_only_loss=True)
         # An already-wrapped PEFT model (e.g. an adapter to continue) trains as it is.
         peft_config = None if common.is_peft(model.model) else common.lora_config(self.settings)
         with common.dataset_progress(self.settings.progress):
-            return SFTTrainer(
+            trainer = SFTTrainer(
                 model=model.model,
                 args=args,
                 train_dataset=common.load_text_dataset(dataset_path, SFT_COLUMNS),
                 processing_class=model.tokenizer,
                 peft_config=peft_config,
             )
+        return use_stage_console(trainer, self.name, show=self.settings.progress)
 
     def train(self, model: Any, dataset_path: Path, output_dir: Path) -> TrainResult:
         output_dir = Path(output_dir)

@@ -66,13 +66,15 @@ def run_pipeline(config_path: Path, start: str | None, until: str | None, *, qui
     from stage1kit.console import quiet_libraries
     from stage1kit.pipeline import Pipeline, select_stages
     from stage1kit.plugins import get_registry
+    from stage1kit.rundir_lock import RunDirLock
 
     config = load_config(config_path)
     stages = select_stages(start, until)
     with quiet_libraries(quiet):
         pipeline = Pipeline(config, get_registry(), show_progress=not quiet, echo=click.echo)
         started = time.perf_counter()
-        pipeline.run(stages)
+        with RunDirLock(config.run_dir):  # a second run on this directory refuses, naming this one
+            pipeline.run(stages)
     _print_summary(pipeline.outcomes, config.run_dir, time.perf_counter() - started)
     return config.run_dir
 
