@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from stage1kit.records import atomic_write_text, read_records
+from stage1kit.records import atomic_write_text, read_input_records
 from stage1kit_trl.config import TrainingSettings
 
 PLUGIN = "stage1kit_trl"
@@ -126,7 +126,7 @@ def load_text_dataset(path: Path, columns: tuple[str, ...]) -> Any:
     """The dataset's text columns only: metadata (provenance dicts, margins) has no place in TRL's maps."""
     from datasets import Dataset
 
-    records = read_records(path)
+    records = read_input_records(path)
     if not records:
         raise ValueError(f"{path}: no records to train on")
     return Dataset.from_list([{column: record[column] for column in columns} for record in records])

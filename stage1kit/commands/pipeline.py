@@ -121,6 +121,7 @@ DEMO_PRETRAIN_STEPS = 60
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def demo_command(directory: Path, quiet: bool) -> None:
     """Build the tiny model, write a demo config and run the whole pipeline offline on CPU."""
+    from stage1kit.console import quiet_libraries
     from stage1kit.starter import write_starter_config
     from stage1kit.testing import build_tiny_model
 
@@ -128,8 +129,9 @@ def demo_command(directory: Path, quiet: bool) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     model_dir = directory / "tiny-model"
     if not (model_dir / "config.json").exists():
-        click.echo(f"building the tiny model in {model_dir} (offline, a few seconds) ...")
-        build_tiny_model(model_dir, seed=0, pretrain_steps=DEMO_PRETRAIN_STEPS)
+        click.echo(f"building the tiny model in {model_dir} (offline; 10 s to a minute on 2 CPU cores) ...")
+        with quiet_libraries(quiet):
+            build_tiny_model(model_dir, seed=0, pretrain_steps=DEMO_PRETRAIN_STEPS)
     config = directory / "stage1kit.toml"
     if not config.exists():
         write_starter_config(config, model="tiny-model")
