@@ -86,6 +86,8 @@ class Checker:
         self.on_subscript = hooks("on_subscript")
         self.on_string = hooks("on_string")
         self.on_import = hooks("on_import")
+        self.on_boolean = hooks("on_boolean")
+        self.on_bound = hooks("on_bound")
         self._dispatch: dict[type, Callable[[Any], None]] = {opaque: self._opaque for opaque in _OPAQUE}
         self._dispatch.update({
             cst.Name: self._name,
@@ -115,6 +117,13 @@ class Checker:
             cst.WithItem: self._with_item,
             cst.ExceptHandler: self._except,
             cst.IndentedBlock: self._block,
+            cst.If: self._if,
+            cst.While: self._if,
+            cst.IfExp: self._if,
+            cst.Assert: self._if,
+            cst.Comparison: self._comparison,
+            cst.BooleanOperation: self._boolean_operation,
+            cst.UnaryOperation: self._unary,
         })
 
     def record(self, node: cst.CSTNode, code: str, message: str) -> None:
@@ -223,6 +232,32 @@ class Checker:
             hook(node)
         self.children(node)
 
+    # -- values read as true or false (``if cfg.apply_chat_template:``) ---------------------------
+
+    def _boolean(self, node: cst.CSTNode) -> None:
+        for hook in self.on_boolean:
+            hook(node)
+
+    def _if(self, node: cst.If | cst.While | cst.IfExp | cst.Assert) -> None:
+        self._boolean(node.test)
+        self.children(node)
+
+    def _comparison(self, node: cst.Comparison) -> None:
+        self._boolean(node.left)
+        for target in node.comparisons:
+            self._boolean(target.comparator)
+        self.children(node)
+
+    def _boolean_operation(self, node: cst.BooleanOperation) -> None:
+        self._boolean(node.left)
+        self._boolean(node.right)
+        self.children(node)
+
+    def _unary(self, node: cst.UnaryOperation) -> None:
+        if isinstance(node.operator, cst.Not):
+            self._boolean(node.expression)
+        self.children(node)
+
     @staticmethod
     def _opaque(node: cst.CSTNode) -> None:
         """Whitespace, punctuation, annotations: nothing to check. Imports have their own handler."""
@@ -264,6 +299,9 @@ class Checker:
             hook(node, names)
 
     def _assign(self, node: cst.Assign) -> None:
+        if all(isinstance(t.target, cst.Name) for t in node.targets):
+            for hook in self.on_bound:  # ``use = args.apply_chat_template``: bound, not yet used
+                hook(node.value)
         self.walk(node.value)
         for target in node.targets:
             self.resolver.bind_assign(target.target, node.value)
@@ -325,17 +363,26 @@ class Checker:
         self._parameters(node.params)
         self.resolver.bind_names([node.name.value])
         self.resolver.push()
-        self.resolver.bind_names(self._param_names(node.params))
+        self._bind_parameters(node.params)
         self.walk(node.body)
         self.resolver.pop()
+
+    def _bind_parameters(self, params: cst.Parameters) -> None:
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            annotation = param.annotation.annotation if param.annotation is not None else None
+            self.resolver.bind_parameter(param.name.value, annotation)
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                self.resolver.bind_names([star.name.value])
 
     def _class(self, node: cst.ClassDef) -> None:
         for decorator in node.decorators:
             self.walk(decorator)
         for arg in (*node.bases, *node.keywords):
             self.walk(arg)
-        self.resolver.bind_names([node.name.value])
-        self.resolver.push(is_class=True)
+        bases = tuple(self.resolver.resolve(arg.value) for arg in node.bases)
+        self.resolver.bind_class(node.name.value, bases)
+        self.resolver.push(is_class=True, bases=bases)
         self.walk(node.body)
         self.resolver.pop()
 

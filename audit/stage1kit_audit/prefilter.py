@@ -45,6 +45,9 @@ _LITERAL_NAME_CALL = re.compile(
     rb"""\s*\(\s*[\w.]+\s*,\s*[rRuU]?(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')\s*[,)]"""
 )
 ALL_WORDS = frozenset(w.decode() for w in WORDS)
+# An escape that can spell a letter (``"\\x63hat_template"``) hides a word from the byte search; the
+# compiled constants hold the evaluated strings, so such a file goes on to stage 2.
+_LETTER_ESCAPE = re.compile(rb"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{|[0-7]{1,3})")
 _BUILTIN_WORD = re.compile(rb"\b(?:exec|eval|getattr|setattr|delattr)\b")
 
 
@@ -60,6 +63,9 @@ def retired_words(retired: Iterable[str]) -> tuple[bytes, ...]:
 
 def _code_words(code: types.CodeType, names: set[str], consts: set[str]) -> None:
     names.update(code.co_names)
+    # Parameters and locals: ``def f(x, apply_chat_template): apply_chat_template(x)``.
+    names.update(code.co_varnames)
+    names.update(code.co_cellvars)
     for const in code.co_consts:
         if type(const) is str:
             consts.add(const)
@@ -149,7 +155,7 @@ def parse_words(source: bytes, libraries: Iterable[str], forced: tuple[bytes, ..
     compiled = compiled_words(source)
     if compiled is None:
         return ALL_WORDS  # let libcst report the syntax error (or parse what CPython cannot)
-    if not (marked or present or any(word in source for word in WORDS)):
+    if not (marked or present or any(word in source for word in WORDS) or _LETTER_ESCAPE.search(source)):
         return None
     words = relevant_words(*compiled, libraries, source) | set(present)
     if words or marked:

@@ -9,9 +9,16 @@ findings: an alias that *may* name a model class is treated as one.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable
 
 import libcst as cst
+
+from .vocabulary import LOAD_METHODS, TEMPLATE_CALLS
+
+# Attributes kept even on a receiver that cannot be resolved, so an alias of them is still known
+# when called: ``fn = tok.apply_chat_template``, ``load = getattr(cls, "from_pretrained")``.
+WATCHED_ATTRIBUTES = TEMPLATE_CALLS | LOAD_METHODS
 
 EMPTY: frozenset[str] = frozenset()
 
@@ -24,13 +31,17 @@ BUILTINS = frozenset(
 class Scope:
     """One namespace: module, class, function, lambda or comprehension."""
 
-    __slots__ = ("bindings", "parent", "is_class", "star_modules")
+    __slots__ = ("bindings", "parent", "is_class", "star_modules", "bases")
 
-    def __init__(self, parent: Scope | None = None, *, is_class: bool = False) -> None:
+    def __init__(
+        self, parent: Scope | None = None, *, is_class: bool = False, bases: tuple[frozenset[str], ...] = ()
+    ) -> None:
         self.bindings: dict[str, frozenset[str]] = {}
         self.parent = parent
         self.is_class = is_class
         self.star_modules: list[str] = []
+        # For a class: what each base class expression resolves to (empty: unknown).
+        self.bases = bases
 
     def bind(self, name: str, values: frozenset[str]) -> None:
         old = self.bindings.get(name)
@@ -50,12 +61,29 @@ def dotted(node: cst.BaseExpression) -> str | None:
 
 
 def string_value(node: cst.BaseExpression | None) -> str | None:
-    """The text of a plain string literal as spelled (escapes are not evaluated), else None."""
+    """The value of a string literal, else None.
+
+    Escapes are evaluated (``"\\x63hat_template"``), and so are literals joined implicitly
+    (``"chat_" "template"``) or with ``+`` (``"apply_" + "chat_template"``): still literals.
+    f-strings and bytes are not strings the audit can know.
+    """
     if isinstance(node, cst.SimpleString):
-        prefix = node.prefix.lower()
-        if "b" in prefix:
+        if "b" in node.prefix.lower():
             return None
-        return node.raw_value
+        raw = node.raw_value
+        if "\\" not in raw or "r" in node.prefix.lower():
+            return raw
+        try:
+            value = ast.literal_eval(node.value)
+        except (ValueError, SyntaxError):
+            return raw
+        return value if isinstance(value, str) else None
+    if isinstance(node, cst.ConcatenatedString):
+        left, right = string_value(node.left), string_value(node.right)
+        return None if left is None or right is None else left + right
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+        left, right = string_value(node.left), string_value(node.right)
+        return None if left is None or right is None else left + right
     return None
 
 
@@ -67,6 +95,27 @@ def is_string(node: cst.BaseExpression | None) -> bool:
 #: What a name bound to a literal resolves to: ``NAME = "gpt2"`` or ``TRC = True`` at any scope.
 STRING_LITERAL = "<str>"
 TRUE_LITERAL = "<True>"
+#: A class defined in the file with no base class: its methods are its own.
+LOCAL_CLASS = "<class>"
+#: ``x.apply_chat_template`` on a receiver that cannot be resolved, kept so that an alias of it
+#: (``fn = tok.apply_chat_template; fn(messages)``) is still known when called.
+UNKNOWN = "?"
+
+
+def annotation_expressions(node: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The class expressions an annotation names: ``X``, ``X | None``, ``Optional[X]``, ``"X"``."""
+    if isinstance(node, (cst.Name, cst.Attribute)):
+        return [node]
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+        return annotation_expressions(node.left) + annotation_expressions(node.right)
+    if isinstance(node, cst.Subscript) and dotted(node.value) in ("Optional", "typing.Optional"):
+        return [e for element in node.slice if isinstance(element.slice, cst.Index)
+                for e in annotation_expressions(element.slice.value)]
+    text = string_value(node)
+    if text is not None and text.replace(".", "").isidentifier():
+        expression = cst.parse_expression(text)
+        return annotation_expressions(expression)
+    return []
 
 
 class Resolver:
@@ -79,8 +128,15 @@ class Resolver:
 
     # -- scopes -------------------------------------------------------------------------------
 
-    def push(self, *, is_class: bool = False) -> None:
-        self.scope = Scope(self.scope, is_class=is_class)
+    def push(self, *, is_class: bool = False, bases: tuple[frozenset[str], ...] = ()) -> None:
+        self.scope = Scope(self.scope, is_class=is_class, bases=bases)
+
+    def class_scope(self) -> Scope | None:
+        """The class whose body (or method) is being walked, if any."""
+        scope: Scope | None = self.scope
+        while scope is not None and not scope.is_class:
+            scope = scope.parent
+        return scope
 
     def pop(self) -> None:
         assert self.scope.parent is not None
@@ -149,6 +205,11 @@ class Resolver:
             self.bind_target(target.value, values)
         elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
             self.scope.bind(target.value.value + "[]", values)
+        elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self":
+            # ``self.llm = LLM(...)`` in one method, ``self.llm.chat(...)`` in another.
+            owner = self.class_scope()
+            if owner is not None:
+                owner.bind(f"self.{target.attr.value}", values)
 
     def bind_assign(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
         """Bind ``target = value``, pairing tuple elements and recording container contents."""
@@ -175,6 +236,23 @@ class Resolver:
     def bind_names(self, names: Iterable[str]) -> None:
         """Bind names to nothing (parameters, function and class names): they shadow outer ones."""
         for name in names:
+            self.scope.bind(name, EMPTY)
+
+    def bind_parameter(self, name: str, annotation: cst.BaseExpression | None) -> None:
+        """A parameter is unknown, unless annotated with a class: then it is an instance of it."""
+        values: set[str] = set()
+        if annotation is not None:
+            for expression in annotation_expressions(annotation):
+                values.update(f"{q}()" for q in self.resolve(expression) if not q.startswith("<"))
+        self.scope.bind(name, frozenset(values))
+
+    def bind_class(self, name: str, bases: tuple[frozenset[str], ...]) -> None:
+        """A class defined here resolves to its bases (a subclass of a model class loads like one)."""
+        if not bases:
+            self.scope.bind(name, frozenset({LOCAL_CLASS}))
+        elif all(bases):
+            self.scope.bind(name, frozenset().union(*bases))
+        else:
             self.scope.bind(name, EMPTY)
 
     # -- resolving ----------------------------------------------------------------------------
@@ -218,7 +296,19 @@ class Resolver:
             return self.resolve_name(node.value)
         if isinstance(node, cst.Attribute):
             attr = node.attr.value
-            return frozenset(f"{q}.{attr}" for q in self.resolve(node.value))
+            if isinstance(node.value, cst.Name) and node.value.value == "self":
+                owner = self.class_scope()
+                bound = owner.bindings.get(f"self.{attr}") if owner is not None else None
+                if bound:
+                    return bound
+            receiver = self.resolve(node.value)
+            if not receiver and attr in WATCHED_ATTRIBUTES:
+                return frozenset({f"{UNKNOWN}.{attr}"})
+            return frozenset(f"{q}.{attr}" for q in receiver)
+        if isinstance(node, (cst.IfExp, cst.BooleanOperation)):
+            # ``torch.load if legacy else safe_load``: either may be what is called.
+            left, right = (node.body, node.orelse) if isinstance(node, cst.IfExp) else (node.left, node.right)
+            return self.resolve(left) | self.resolve(right)
         if isinstance(node, cst.Call):
             return self.resolve_call(node)
         if isinstance(node, cst.Subscript):
@@ -235,7 +325,10 @@ class Resolver:
         if "builtins.getattr" in funcs and len(args) >= 2:
             name = string_value(args[1].value)
             if name is not None:
-                return frozenset(f"{q}.{name}" for q in self.resolve(args[0].value))
+                receiver = self.resolve(args[0].value)
+                if not receiver and name in WATCHED_ATTRIBUTES:
+                    return frozenset({f"{UNKNOWN}.{name}"})
+                return frozenset(f"{q}.{name}" for q in receiver)
         if ("importlib.import_module" in funcs or "builtins.__import__" in funcs) and args:
             name = string_value(args[0].value)
             if name is not None:

@@ -25,12 +25,13 @@ class UnverifiableDynamicAccess(Rule):
         "import importlib\njson = importlib.import_module('json')",
         "value = getattr(config, name, None)",
         "import transformers\nversion = getattr(transformers, '__version__')",
+        "import importlib\ntf = importlib.import_module('trans' + 'formers')",
         "model.eval()",
         "import sys\nif 'torch' in sys.modules:\n    pass",
     ]
     INVALID = [
         "import importlib\nmod = importlib.import_module(name)",
-        "from importlib import import_module as im\nim('trans' + 'formers')",
+        "from importlib import import_module as im\nim(prefix + 'formers')",
         "lib = __import__(name)",
         "exec(code)",
         "result = eval(expression)",
