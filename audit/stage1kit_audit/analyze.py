@@ -72,11 +72,19 @@ def _check_pieces(
         for index, chunk in enumerate(chunks):
             if index not in parsed and mentions(chunk.text, aliases):
                 parsed[index] = _parse_piece(chunk.text)
+    # A class resolves to its bases (a local subclass of a model class loads like one), which only
+    # its header tells: parse the classes that the parsed pieces name.
+    texts = [chunks[i].text for i in parsed]
+    for index, chunk in enumerate(chunks):
+        if index not in parsed and chunk.is_class and any(chunk.name in t for t in texts):
+            parsed[index] = _parse_piece(chunk.text)
     for index, chunk in enumerate(chunks):
         if index in parsed:
             checker.walk_module(parsed[index], index)
+        elif chunk.is_class:
+            checker.resolver.bind_names([chunk.name])  # not named in any parsed piece: never resolved
         else:
-            checker.resolver.bind_names([chunk.name])  # what walking the definition would bind
+            checker.resolver.bind_function(chunk.name)  # what walking the definition would bind
     found: list[tuple[int, int, str, str]] = []
     for index, module in parsed.items():
         raw = [r for r in checker.raw if r[4] == index]

@@ -10,8 +10,8 @@ from .config import AuditConfig
 from .notebook import NotebookError, notebook_source
 from .prefilter import ALL_WORDS, parse_words, retired_words
 
-# (line, column, rule, message, cell or None)
-Found = tuple[int, int, str, str, "int | None"]
+# (line, column, rule, message, code cell or None, line within that cell or None)
+Found = tuple[int, int, str, str, "int | None", "int | None"]
 
 
 def check_source(
@@ -32,17 +32,25 @@ def check_source(
 
 
 def check_bytes(data: bytes, config: AuditConfig, *, loader: bool, notebook: bool) -> tuple[list[Found], bool]:
-    """(findings, parsed) for a file's bytes; notebook findings carry their cell and cell line."""
+    """(findings, parsed) for a file's bytes.
+
+    A notebook finding is placed on the line and column of the ``.ipynb`` file (what SARIF and
+    GitHub annotations point at) and carries its code cell and the line within that cell.
+    """
     if not notebook:
         found, parsed = check_source(data, config, loader=loader)
-        return [(*f, None) for f in found], parsed
+        return [(*f, None, None) for f in found], parsed
     try:
         source, line_map = notebook_source(data)
     except NotebookError as exc:
-        return [(1, 1, "SK999", f"{exc}; the audit cannot check it", None)], False
+        return [(1, 1, "SK999", f"{exc}; the audit cannot check it", None, None)], False
     found, parsed = check_source(source, config, loader=loader)
     out: list[Found] = []
     for line, column, rule, message in found:
-        cell, cell_line = line_map[line - 1] if 0 < line <= len(line_map) else (None, line)
-        out.append((cell_line, column, rule, message, cell))
+        if not 0 < line <= len(line_map):
+            out.append((1, 1, rule, message, None, None))
+            continue
+        where = line_map[line - 1]
+        file_column = where.column_in_file(column)
+        out.append((where.file_line or 1, file_column or 1, rule, message, where.cell, where.cell_line))
     return out, parsed

@@ -361,7 +361,7 @@ class Checker:
         for decorator in node.decorators:
             self.walk(decorator)
         self._parameters(node.params)
-        self.resolver.bind_names([node.name.value])
+        self.resolver.bind_function(node.name.value)
         self.resolver.push()
         self._bind_parameters(node.params)
         self.walk(node.body)

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 _BOUNDARY = re.compile(r"^(?:@|def\s|class\s|async\s+def\s)", re.M)
-_HEADER = re.compile(r"(?:async\s+)?(?:def|class)\s+(\w+)")
+_HEADER = re.compile(r"(?:async\s+)?(def|class)\s+(\w+)")
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,16 @@ class Chunk:
 
     ``name`` is set when the slice is exactly one top-level function or class (decorators, a
     one-line header, then only indented, blank or comment lines): such a chunk may be skipped.
+    ``is_class`` tells which of the two it is.
     """
 
     line: int
     text: str
     name: str | None
+    is_class: bool = False
 
 
-def _definition_name(text: str) -> str | None:
+def _definition(text: str) -> tuple[str, bool] | None:
     lines = text.split("\n")
     index = 0
     if lines[0].startswith("@"):  # decorators, possibly over several lines, up to the header
@@ -46,7 +48,7 @@ def _definition_name(text: str) -> str | None:
     for line in lines[index + 1 :]:
         if line and not line[0].isspace() and not line.startswith("#"):
             return None
-    return header.group(1)
+    return header.group(2), header.group(1) == "class"
 
 
 def split_chunks(text: str) -> list[Chunk]:
@@ -67,7 +69,11 @@ def split_chunks(text: str) -> list[Chunk]:
     line = 1
     for start, end in zip(bounds, bounds[1:], strict=False):
         piece = text[start:end]
-        chunks.append(Chunk(line, piece, _definition_name(piece) if _BOUNDARY.match(piece) else None))
+        definition = _definition(piece) if _BOUNDARY.match(piece) else None
+        if definition is None:
+            chunks.append(Chunk(line, piece, None))
+        else:
+            chunks.append(Chunk(line, piece, definition[0], definition[1]))
         line += piece.count("\n")
     return chunks
 

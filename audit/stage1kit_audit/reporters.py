@@ -15,7 +15,9 @@ DOCS_URL = "docs/audit.md"
 
 
 def _where(finding: Finding) -> str:
-    return f"[cell {finding.cell}] " if finding.cell is not None else ""
+    if finding.cell is None:
+        return ""
+    return f"[cell {finding.cell}, line {finding.cell_line}] " if finding.cell_line else f"[cell {finding.cell}] "
 
 
 def to_text(report: AuditReport) -> str:

@@ -97,6 +97,8 @@ STRING_LITERAL = "<str>"
 TRUE_LITERAL = "<True>"
 #: A class defined in the file with no base class: its methods are its own.
 LOCAL_CLASS = "<class>"
+#: A function defined in the file: a local helper, whatever its name.
+LOCAL_FUNCTION = "<def>"
 #: ``x.apply_chat_template`` on a receiver that cannot be resolved, kept so that an alias of it
 #: (``fn = tok.apply_chat_template; fn(messages)``) is still known when called.
 UNKNOWN = "?"
@@ -237,6 +239,10 @@ class Resolver:
         """Bind names to nothing (parameters, function and class names): they shadow outer ones."""
         for name in names:
             self.scope.bind(name, EMPTY)
+
+    def bind_function(self, name: str) -> None:
+        """``def name(...)``: calls of it are calls of a local helper, not of a library."""
+        self.scope.bind(name, frozenset({LOCAL_FUNCTION}))
 
     def bind_parameter(self, name: str, annotation: cst.BaseExpression | None) -> None:
         """A parameter is unknown, unless annotated with a class: then it is an instance of it."""
