@@ -11,7 +11,8 @@ from . import __version__
 from .findings import AuditReport, Finding
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-DOCS_URL = "docs/audit.md"
+# SARIF requires absolute URIs for help (a relative one fails the official schema's "uri" format).
+DOCS_URL = "https://github.com/stage1kit/stage1kit/blob/main/docs/audit.md"
 
 
 def _where(finding: Finding) -> str:
