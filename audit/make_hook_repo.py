@@ -4,7 +4,7 @@ Why a repository of its own: pre-commit installs a ``language: python`` hook wit
 at the root of the hook repository, always (it has no option for a subfolder, by design). The root
 of the stage1kit repository is the full toolkit (torch, transformers, trl...: about 6 GB), so the
 hook is published from this folder, whose ``pyproject.toml`` is the small ``stage1kit-audit``
-distribution (libcst and click). The same pattern as ruff-pre-commit or mirrors-mypy, except that
+distribution (click only). The same pattern as ruff-pre-commit or mirrors-mypy, except that
 the content is this folder as it is, not a copy to keep in step.
 
     python audit/make_hook_repo.py DEST     # DEST: a clone of the hook repository, or a new folder

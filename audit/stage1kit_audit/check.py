@@ -1,4 +1,4 @@
-"""Check one file's bytes: notebook extraction, prefilter, then (only if needed) libcst.
+"""Check one file's bytes: notebook extraction, prefilter, then (only if needed) the full analysis.
 
 Pure function of (bytes, settings), so results can be cached by content hash and computed in
 worker processes. Imports nothing heavy until a file really needs parsing.
@@ -17,7 +17,7 @@ Found = tuple[int, int, str, str, "int | None", "int | None"]
 def check_source(
     source: bytes | str, config: AuditConfig, *, loader: bool, prefilter: bool = True
 ) -> tuple[list[tuple[int, int, str, str]], bool]:
-    """(findings, whether libcst parsed it) for one Python source."""
+    """(findings, whether it was parsed and walked) for one Python source."""
     raw = source.encode("utf-8") if isinstance(source, str) else source
     words = None
     if prefilter:
@@ -26,7 +26,7 @@ def check_source(
             return [], False
         if words is ALL_WORDS:  # it did not compile: check it whole (and report the syntax error)
             words = None
-    from .analyze import analyse_source  # imports libcst
+    from .analyze import analyse_source
 
     return analyse_source(source, config, loader=loader, words=words), True
 

@@ -1,4 +1,4 @@
-"""Decide, without libcst, whether a file can possibly produce a finding.
+"""Decide, without walking a syntax tree, whether a file can possibly produce a finding.
 
 Two cheap stages, each sound with respect to the rules (a file they skip has no finding):
 
@@ -7,7 +7,7 @@ Two cheap stages, each sound with respect to the rules (a file they skip has no 
    name. A file that contains none of them (and compiles: a syntax error is a finding) is skipped.
    (Aliases do not escape this: an alias is introduced by an import or assignment that spells the
    original name.)
-2. *Compiled names*: CPython's compiler (C, several times faster than libcst's parser) lists every
+2. *Compiled names*: CPython's compiler (C, faster than building and walking a tree) lists every
    identifier a module uses (``co_names``: globals, attributes, imported names) and its constants
    (string literals, keyword-argument names). Words that appear only in comments or docstrings are
    not identifiers, and most docstring mentions of ``from_pretrained`` end here. Rules that need a
@@ -114,7 +114,7 @@ def _builtin_position(source: bytes) -> set[str]:
 def relevant_words(names: set[str], consts: set[str], libraries: Iterable[str], source: bytes) -> set[str]:
     """Stage 2 over the compiled identifiers and constants: the words of the findings still possible.
 
-    Empty means none is possible. The words also tell :mod:`stage1kit_audit.pieces` which top-level
+    Empty means none is possible. The words also tell :mod:`stage1kit_audit.analyze` which top-level
     functions and classes are worth parsing.
     """
     words = names | consts
@@ -154,7 +154,7 @@ def parse_words(source: bytes, libraries: Iterable[str], forced: tuple[bytes, ..
     marked = MARKER in source
     compiled = compiled_words(source)
     if compiled is None:
-        return ALL_WORDS  # let libcst report the syntax error (or parse what CPython cannot)
+        return ALL_WORDS  # let the analysis report the syntax error
     if not (marked or present or any(word in source for word in WORDS) or _LETTER_ESCAPE.search(source)):
         return None
     words = relevant_words(*compiled, libraries, source) | set(present)

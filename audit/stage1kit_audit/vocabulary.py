@@ -1,4 +1,4 @@
-"""The names the rules look for, kept free of libcst so the prefilter can use them cheaply."""
+"""The names the rules look for, kept apart from the rules so the prefilter can use them cheaply."""
 
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import libcst as cst
+import ast
 
-from ..resolver import UNKNOWN, leaf, root, string_value
+from ..resolver import UNKNOWN, is_constant, leaf, root, string_value
 from ..vocabulary import ENGINE_CHAT, ENGINE_LIBRARIES, TEMPLATE_CALLS, TEMPLATE_KEYS, TEMPLATE_SWITCHES
 from .base import Rule, positional_args
 
@@ -19,14 +19,10 @@ SETTING_NAMES = TEMPLATE_CALLS - {"default_chat_template"}
 INSTEAD = "base-model prompts must be plain text; build them with stage1kit.prompting and load through CleanModelLoader"
 
 
-def is_message(node: cst.Dict) -> bool:
+def is_message(node: ast.Dict) -> bool:
     """A dict literal with both ``role`` and ``content`` keys: a chat message."""
-    keys = {string_value(e.key) for e in node.elements if isinstance(e, cst.DictElement)}
+    keys = {string_value(k) for k in node.keys if k is not None}
     return "role" in keys and "content" in keys
-
-
-def _is_off(node: cst.BaseExpression) -> bool:
-    return isinstance(node, cst.Name) and node.value in ("False", "None")
 
 
 class ChatTemplateUse(Rule):
@@ -105,17 +101,17 @@ class ChatTemplateUse(Rule):
         self._settings: set[int] = set()  # ``x.apply_chat_template`` read as a value, not called
         self._declarations: set[int] = set()  # dicts that declare TypedDict keys
 
-    def on_boolean(self, node: cst.CSTNode) -> None:
-        if isinstance(node, cst.Attribute):
+    def on_boolean(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Attribute):
             self._settings.add(id(node))
 
-    def on_bound(self, node: cst.CSTNode) -> None:
+    def on_bound(self, node: ast.AST) -> None:
         # ``use = args.apply_chat_template``: if it is the method, calling the name is reported.
-        if isinstance(node, cst.Attribute):
+        if isinstance(node, ast.Attribute):
             self._settings.add(id(node))
 
-    def on_attribute(self, node: cst.Attribute, store: bool) -> None:
-        attr = node.attr.value
+    def on_attribute(self, node: ast.Attribute, store: bool) -> None:
+        attr = node.attr
         if attr in TEMPLATE_CALLS:
             if attr in SETTING_NAMES and id(node) in self._settings and not store:
                 return
@@ -123,9 +119,9 @@ class ChatTemplateUse(Rule):
         elif store and attr in TEMPLATE_KEYS and not self._own_attribute(node):
             self.report(node, f"assigning `.{attr}` toggles the chat template; {INSTEAD}")
 
-    def _own_attribute(self, node: cst.Attribute) -> bool:
+    def _own_attribute(self, node: ast.Attribute) -> bool:
         """``self.chat_template = ...`` in a class that is provably not a tokenizer or processor."""
-        if not (isinstance(node.value, cst.Name) and node.value.value in ("self", "cls")):
+        if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
             return False
         owner = self.resolver.class_scope()
         if owner is None:
@@ -135,91 +131,90 @@ class ChatTemplateUse(Rule):
             base and all(not q.startswith(".") and root(q) not in libraries for q in base) for base in owner.bases
         )
 
-    def on_name(self, node: cst.Name) -> None:
-        for qname in self.resolver.resolve_name(node.value):
+    def on_name(self, node: ast.Name) -> None:
+        for qname in self.resolver.resolve_name(node.id):
             if leaf(qname) in TEMPLATE_CALLS and (root(qname) in ("trl", "transformers") or qname.startswith(".")):
                 self.report(node, f"`{qname}` applies a chat template; {INSTEAD}")
                 return
 
-    def on_call(self, node: cst.Call) -> None:
+    def on_call(self, node: ast.Call) -> None:
         keywords = set()
-        for arg in node.args:
-            if arg.keyword is not None:
-                keywords.add(arg.keyword.value)
-                if arg.keyword.value in TEMPLATE_KEYS:
-                    self.report(arg, f"`{arg.keyword.value}=` sets a chat template; {INSTEAD}")
-                elif arg.keyword.value in TEMPLATE_SWITCHES and not _is_off(arg.value):
-                    self.report(arg, f"`{arg.keyword.value}=` switches chat-template use on; {INSTEAD}")
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                continue
+            keywords.add(keyword.arg)
+            if keyword.arg in TEMPLATE_KEYS:
+                self.report(keyword, f"`{keyword.arg}=` sets a chat template; {INSTEAD}")
+            elif keyword.arg in TEMPLATE_SWITCHES and not is_constant(keyword.value, False, None):
+                self.report(keyword, f"`{keyword.arg}=` switches chat-template use on; {INSTEAD}")
         if "role" in keywords and "content" in keywords:
             self.report(node, f"a chat message (role/content) makes libraries apply a template; {INSTEAD}")
         resolved = self.resolver.resolve(node.func)
-        if resolved & TYPED_DICTS or (not resolved and isinstance(node.func, cst.Name) and node.func.value == "TypedDict"):
-            self._declarations.update(id(a.value) for a in node.args if isinstance(a.value, cst.Dict))
+        if resolved & TYPED_DICTS or (not resolved and isinstance(node.func, ast.Name) and node.func.id == "TypedDict"):
+            self._declarations.update(id(a) for a in node.args if isinstance(a, ast.Dict))
         self._check_called_template(node, resolved)
         self._check_engine_chat(node)
         self._check_key_writes(node)
 
-    def _check_called_template(self, node: cst.Call, resolved: frozenset[str]) -> None:
+    def _check_called_template(self, node: ast.Call, resolved: frozenset[str]) -> None:
         """A template function called through a name the audit cannot trace to a library: a
         parameter (``def f(x, apply_chat_template): apply_chat_template(x)``), an alias of a method
         (``fn = tok.apply_chat_template``) or ``getattr(tok, "apply_" + "chat_template")``."""
         func = node.func
-        if isinstance(func, cst.Attribute):
+        if isinstance(func, ast.Attribute):
             return  # ``tok.apply_chat_template(...)`` is reported at the attribute
-        if isinstance(func, cst.Name):
-            bound = self.resolver.lookup(func.value)
-            if func.value in TEMPLATE_CALLS and bound is not None and not bound:
-                self.report(node, f"calling `{func.value}` (given as an argument) applies a chat template; {INSTEAD}")
+        if isinstance(func, ast.Name):
+            bound = self.resolver.lookup(func.id)
+            if func.id in TEMPLATE_CALLS and bound is not None and not bound:
+                self.report(node, f"calling `{func.id}` (given as an argument) applies a chat template; {INSTEAD}")
                 return
         for qname in sorted(resolved):
             if root(qname) == UNKNOWN and leaf(qname) in TEMPLATE_CALLS:
                 self.report(node, f"calling `{leaf(qname)}` (through an alias or getattr) applies a chat template; {INSTEAD}")
                 return
 
-    def _check_engine_chat(self, node: cst.Call) -> None:
+    def _check_engine_chat(self, node: ast.Call) -> None:
         """``llm.chat(messages)`` on an object a model engine made applies the model's template."""
         func = node.func
-        if not (isinstance(func, cst.Attribute) and func.attr.value == ENGINE_CHAT):
+        if not (isinstance(func, ast.Attribute) and func.attr == ENGINE_CHAT):
             return
         for qname in sorted(self.resolver.resolve(func.value)):
             if qname.endswith("()") and root(qname) in ENGINE_LIBRARIES:
                 self.report(node, f"`{qname[:-2]}(...).chat` applies the model's chat template; {INSTEAD}")
                 return
 
-    def _check_key_writes(self, node: cst.Call) -> None:
+    def _check_key_writes(self, node: ast.Call) -> None:
         func = node.func
-        writer = isinstance(func, cst.Attribute) and func.attr.value in KEY_WRITERS
+        writer = isinstance(func, ast.Attribute) and func.attr in KEY_WRITERS
         if not writer:
             resolved = self.resolver.resolve(func)
             writer = "builtins.setattr" in resolved or "builtins.delattr" in resolved
         if not writer:
             return
         for arg in positional_args(node)[:2]:
-            key = string_value(arg.value)
+            key = string_value(arg)
             if key in TEMPLATE_KEYS:
                 self.report(node, f"writing `{key}` toggles the chat template; {INSTEAD}")
                 return
 
-    def on_subscript(self, node: cst.Subscript, store: bool) -> None:
+    def on_subscript(self, node: ast.Subscript, store: bool) -> None:
         if not store:
             return
-        for element in node.slice:
-            if isinstance(element.slice, cst.Index):
-                key = string_value(element.slice.value)
-                if key in TEMPLATE_KEYS:
-                    self.report(node, f"writing `[{key!r}]` toggles the chat template; {INSTEAD}")
+        key = string_value(node.slice)
+        if key in TEMPLATE_KEYS:
+            self.report(node, f"writing `[{key!r}]` toggles the chat template; {INSTEAD}")
 
-    def on_dict(self, node: cst.Dict) -> None:
+    def on_dict(self, node: ast.Dict) -> None:
         if id(node) in self._declarations:
             return
-        for element in node.elements:
-            if isinstance(element, cst.DictElement) and string_value(element.key) in TEMPLATE_KEYS:
-                self.report(element, f"a `{string_value(element.key)}` key sets a chat template; {INSTEAD}")
+        for key in node.keys:
+            if key is not None and string_value(key) in TEMPLATE_KEYS:
+                self.report(key, f"a `{string_value(key)}` key sets a chat template; {INSTEAD}")
         if is_message(node) and id(node) not in self._covered:
             self.report(node, f"a chat message (role/content) makes libraries apply a template; {INSTEAD}")
 
-    def on_sequence(self, node: cst.List | cst.Tuple | cst.Set) -> None:
-        messages = [e.value for e in node.elements if isinstance(e.value, cst.Dict) and is_message(e.value)]
+    def on_sequence(self, node: ast.List | ast.Tuple | ast.Set) -> None:
+        messages = [e for e in node.elts if isinstance(e, ast.Dict) and is_message(e)]
         if messages:
             self._covered.update(id(m) for m in messages)
             self.report(node, f"a list of chat messages (role/content) makes libraries apply a template; {INSTEAD}")

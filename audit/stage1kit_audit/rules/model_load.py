@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-import libcst as cst
+import ast
 
 from ..config import STAGE1KIT_LOADER
-from ..resolver import LOCAL_CLASS, STRING_LITERAL, UNKNOWN, dotted, is_string, leaf, root
+from ..resolver import LOCAL_CLASS, STRING_LITERAL, UNKNOWN, dotted, is_constant, is_string, leaf, root
 from ..vocabulary import LOAD_CALLABLES, LOAD_METHODS
 from .base import Rule, keyword_args, positional_args
 
@@ -127,21 +127,21 @@ class ModelLoadOutsideLoader(Rule):
                 return False  # a relative import (a re-export) or a literal: unknown
         return bool(receiver)
 
-    def on_attribute(self, node: cst.Attribute, store: bool) -> None:
-        if store or node.attr.value not in LOAD_METHODS:
+    def on_attribute(self, node: ast.Attribute, store: bool) -> None:
+        if store or node.attr not in LOAD_METHODS:
             return
         receiver = sorted(self.resolver.resolve(node.value))
         if self._not_a_load(receiver):
             return
         spelled = dotted(node.value)
         if receiver:
-            what = f"`{receiver[0]}.{node.attr.value}`"
+            what = f"`{receiver[0]}.{node.attr}`"
         else:
-            what = f"`{spelled or '<expression>'}.{node.attr.value}` (receiver cannot be resolved)"
+            what = f"`{spelled or '<expression>'}.{node.attr}` (receiver cannot be resolved)"
         self.report(node, f"{what} loads outside the loader modules; {INSTEAD}")
 
-    def on_call(self, node: cst.Call) -> None:
-        direct_method = isinstance(node.func, cst.Attribute) and node.func.attr.value in LOAD_METHODS
+    def on_call(self, node: ast.Call) -> None:
+        direct_method = isinstance(node.func, ast.Attribute) and node.func.attr in LOAD_METHODS
         resolved = sorted(self.resolver.resolve(node.func))
         for qname in resolved:
             name = leaf(qname)
@@ -154,17 +154,16 @@ class ModelLoadOutsideLoader(Rule):
                 self._check_trainer_model(node, qname)
                 return
 
-    def _check_trainer_model(self, node: cst.Call, trainer: str) -> None:
+    def _check_trainer_model(self, node: ast.Call, trainer: str) -> None:
         """A trainer's ``model=`` must provably be a model object from a loader module."""
-        model = keyword_args(node).get("model")
-        if model is None:
-            positional = positional_args(node)
-            model = positional[0] if positional else None
-        if model is None or (isinstance(model.value, cst.Name) and model.value.value == "None"):
+        keyword = keyword_args(node).get("model")
+        positional = positional_args(node)
+        model = keyword.value if keyword is not None else positional[0] if positional else None
+        if model is None or is_constant(model, None):
             return  # no model (``model_init=``): nothing is loaded from a name
-        resolved = self.resolver.resolve(model.value)
-        spelled = dotted(model.value) or "<expression>"
-        if is_string(model.value) or STRING_LITERAL in resolved:
+        resolved = self.resolver.resolve(model)
+        spelled = dotted(model) or "<expression>"
+        if is_string(model) or STRING_LITERAL in resolved:
             self.report(node, f"`{trainer}` given a model name (`{spelled}`) loads the model itself; {TRAINER_INSTEAD}")
         elif not resolved or not all(self._from_loader(q) or is_load_result(q) for q in resolved):
             self.report(
