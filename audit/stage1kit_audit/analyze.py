@@ -9,6 +9,7 @@ binds is recorded, as walking it would (a class by its bases).
 from __future__ import annotations
 
 import ast
+import gc
 import io
 import re
 import tokenize
@@ -80,6 +81,17 @@ def analyse_source(
 
     ``words`` (from the prefilter) lets definitions that cannot matter go unwalked; None walks all.
     """
+    # Trees are many small objects and no cycles: the cyclic collector would only rescan them.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _analyse(source, config, loader=loader, words=words)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _analyse(source: bytes | str, config: AuditConfig, *, loader: bool, words: frozenset[str] | None) -> list[Raw]:
     try:
         text = source if isinstance(source, str) else _decode(source)
         with warnings.catch_warnings():

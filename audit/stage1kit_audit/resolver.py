@@ -16,6 +16,11 @@ from .vocabulary import LOAD_METHODS, TEMPLATE_CALLS
 
 EMPTY: frozenset[str] = frozenset()
 
+# ``resolve`` results by node id, valid until the next binding: the rules resolve the same callee
+# several times per call. One walk runs at a time in a process, so one table serves; it holds the
+# node too, so that no id is reused while its entry lives.
+_MEMO: dict[int, tuple[ast.AST, frozenset[str]]] = {}
+
 # Builtins whose use the rules care about; an unbound name in this set resolves to ``builtins.NAME``.
 BUILTINS = frozenset(
     {"eval", "exec", "getattr", "setattr", "delattr", "vars", "__import__", "dict", "object", "compile"}
@@ -54,6 +59,7 @@ class Scope:
     def bind(self, name: str, values: frozenset[str]) -> None:
         old = self.bindings.get(name)
         self.bindings[name] = values if old is None else old | values
+        _MEMO.clear()  # what any expression resolves to may have changed
 
 
 def dotted(node: ast.AST) -> str | None:
@@ -113,15 +119,21 @@ class Resolver:
     def __init__(self) -> None:
         self.module_scope = Scope()
         self.scope = self.module_scope
+        _MEMO.clear()
+        # Names ever bound to something whose last part is a template function (any scope): only
+        # these (and the functions' own names, through star imports) can resolve to one.
+        self.template_names: set[str] = set()
 
     # -- scopes -------------------------------------------------------------------------------
 
     def push(self, *, is_class: bool = False, bases: tuple[frozenset[str], ...] = ()) -> None:
         self.scope = Scope(self.scope, is_class=is_class, bases=bases)
+        _MEMO.clear()
 
     def pop(self) -> None:
         assert self.scope.parent is not None
         self.scope = self.scope.parent
+        _MEMO.clear()
 
     def class_scope(self) -> Scope | None:
         """The class whose body (or method) is being walked, if any."""
@@ -152,16 +164,21 @@ class Resolver:
 
     # -- binding ------------------------------------------------------------------------------
 
+    def _bind(self, scope: Scope, name: str, values: frozenset[str]) -> None:
+        scope.bind(name, values)
+        if any(leaf(v) in TEMPLATE_CALLS for v in values):
+            self.template_names.add(name)
+
     def bind_import(self, node: ast.Import) -> list[str]:
         """Bind ``import a.b [as c]``; return the imported module names."""
         modules = []
         for alias in node.names:
             modules.append(alias.name)
             if alias.asname:
-                self.scope.bind(alias.asname, frozenset({alias.name}))
+                self._bind(self.scope, alias.asname, frozenset({alias.name}))
             else:
                 top = alias.name.split(".")[0]
-                self.scope.bind(top, frozenset({top}))
+                self._bind(self.scope, top, frozenset({top}))
         return modules
 
     def bind_import_from(self, node: ast.ImportFrom) -> list[str]:
@@ -175,25 +192,25 @@ class Resolver:
                 continue
             full = f"{base}.{alias.name}" if base and not base.endswith(".") else f"{base}{alias.name}"
             imported.append(full)
-            self.scope.bind(alias.asname or alias.name, frozenset({full}))
+            self._bind(self.scope, alias.asname or alias.name, frozenset({full}))
         return imported
 
     def bind_target(self, target: ast.AST, values: frozenset[str]) -> None:
         """Bind an assignment target; tuples and lists bind each name to ``values``."""
         if isinstance(target, ast.Name):
-            self.scope.bind(target.id, values)
+            self._bind(self.scope, target.id, values)
         elif isinstance(target, (ast.Tuple, ast.List)):
             for element in target.elts:
                 self.bind_target(element, values)
         elif isinstance(target, ast.Starred):
             self.bind_target(target.value, values)
         elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
-            self.scope.bind(target.value.id + "[]", values)
+            self._bind(self.scope, target.value.id + "[]", values)
         elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
             # ``self.llm = LLM(...)`` in one method, ``self.llm.chat(...)`` in another.
             owner = self.class_scope()
             if owner is not None:
-                owner.bind(f"self.{target.attr}", values)
+                self._bind(owner, f"self.{target.attr}", values)
 
     def bind_assign(self, target: ast.AST, value: ast.AST) -> None:
         """Bind ``target = value``, pairing tuple elements and recording container contents."""
@@ -206,7 +223,7 @@ class Resolver:
         if isinstance(target, ast.Name):
             contents = self.contents(value)
             if contents:
-                self.scope.bind(target.id + "[]", contents)
+                self._bind(self.scope, target.id + "[]", contents)
 
     def interesting_names(self, words: Iterable[str]) -> set[str]:
         """Module-level names bound to something that contains one of ``words``."""
@@ -220,11 +237,11 @@ class Resolver:
     def bind_names(self, names: Iterable[str]) -> None:
         """Bind names to nothing (unknown values): they shadow outer ones."""
         for name in names:
-            self.scope.bind(name, EMPTY)
+            self._bind(self.scope, name, EMPTY)
 
     def bind_function(self, name: str) -> None:
         """``def name(...)``: calls of it are calls of a local helper, not of a library."""
-        self.scope.bind(name, frozenset({LOCAL_FUNCTION}))
+        self._bind(self.scope, name, frozenset({LOCAL_FUNCTION}))
 
     def bind_parameter(self, name: str, annotation: ast.AST | None) -> None:
         """A parameter is unknown, unless annotated with a class: then it is an instance of it."""
@@ -232,7 +249,7 @@ class Resolver:
         if annotation is not None:
             for expression in annotation_expressions(annotation):
                 values.update(f"{q}()" for q in self.resolve(expression) if not q.startswith("<"))
-        self.scope.bind(name, frozenset(values))
+        self._bind(self.scope, name, frozenset(values))
 
     def class_bases(self, node: ast.ClassDef) -> tuple[frozenset[str], ...]:
         return tuple(self.resolve(base) for base in node.bases)
@@ -240,11 +257,11 @@ class Resolver:
     def bind_class(self, name: str, bases: tuple[frozenset[str], ...]) -> None:
         """A class defined here resolves to its bases (a subclass of a model class loads like one)."""
         if not bases:
-            self.scope.bind(name, frozenset({LOCAL_CLASS}))
+            self._bind(self.scope, name, frozenset({LOCAL_CLASS}))
         elif all(bases):
-            self.scope.bind(name, frozenset().union(*bases))
+            self._bind(self.scope, name, frozenset().union(*bases))
         else:
-            self.scope.bind(name, EMPTY)
+            self._bind(self.scope, name, EMPTY)
 
     # -- resolving ----------------------------------------------------------------------------
 
@@ -279,6 +296,12 @@ class Resolver:
 
         String literals and ``True`` resolve to markers, so a name bound to one can be followed.
         """
+        entry = _MEMO.get(id(node))
+        if entry is None:
+            entry = _MEMO[id(node)] = (node, self._resolve(node))
+        return entry[1]
+
+    def _resolve(self, node: ast.AST) -> frozenset[str]:
         kind = type(node)
         if kind is ast.Name:
             return self.resolve_name(node.id)  # type: ignore[attr-defined]

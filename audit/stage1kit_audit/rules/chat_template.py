@@ -132,6 +132,8 @@ class ChatTemplateUse(Rule):
         )
 
     def on_name(self, node: ast.Name) -> None:
+        if node.id not in self.resolver.template_names and node.id not in TEMPLATE_CALLS:
+            return  # cannot resolve to a template function: nothing bound it to one
         for qname in self.resolver.resolve_name(node.id):
             if leaf(qname) in TEMPLATE_CALLS and (root(qname) in ("trl", "transformers") or qname.startswith(".")):
                 self.report(node, f"`{qname}` applies a chat template; {INSTEAD}")
