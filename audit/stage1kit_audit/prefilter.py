@@ -14,6 +14,11 @@ Two cheap stages, each sound with respect to the rules (a file they skip has no 
    library (``torch.load``) also need that library's name among them, because resolution starts at
    an import or an ``import_module`` literal.
 
+   A shortcut comes first: the same test over the tokens of the code's text with comments and
+   plain triple-quoted strings (docstrings) stripped by one regex pass. Its tokens hold at least the
+   compiled names, so when it already shows a possible finding the file goes straight to the
+   analysis, which parses it anyway; only the other files pay the compile.
+
 Code after an unconditional ``return``/``raise`` can lose its constants in the compiler; it can
 never run, and the audit does not promise findings there.
 """
