@@ -139,7 +139,7 @@ def main() -> None:
         one_files = [f for f in sorted(corpus.glob("*.py")) if f.name in flagged][:1]
         one_files += [f for f in sorted(corpus.glob("*.py"), key=lambda p: -p.stat().st_size) if f.name not in flagged][:1]
         one: dict[str, list[float]] = {f.name: [] for f in one_files}
-        for run in range(args.runs):
+        for _ in range(args.runs):
             for file in one_files:
                 one[file.name].append(seconds([*audit, "--no-cache", str(file)]))
 

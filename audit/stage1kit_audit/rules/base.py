@@ -7,10 +7,9 @@ finding of the rule and ``INVALID`` snippets at least one; the test-suite runs t
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
-
-import ast
 
 if TYPE_CHECKING:
     from ..config import AuditConfig

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 import ast
+import re
 
 from ..config import STAGE1KIT_LOADER
 from ..resolver import LOCAL_CLASS, STRING_LITERAL, UNKNOWN, dotted, is_constant, is_string, leaf, root

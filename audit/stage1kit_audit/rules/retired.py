@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from functools import cached_property
-
 import ast
+from functools import cached_property
 
 from ..config import AuditConfig
 from ..resolver import string_value
