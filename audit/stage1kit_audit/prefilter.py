@@ -165,7 +165,7 @@ _NOISE = re.compile(
     re.S,
 )
 _JOINED = re.compile(rb"""(['"])\s*\+?\s*[rRuU]?(['"])""")
-_TOKEN = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def code_words(source: bytes, libraries: Iterable[str]) -> set[str]:
@@ -178,9 +178,12 @@ def code_words(source: bytes, libraries: Iterable[str]) -> set[str]:
     falls back to the compiler.
     """
     code = _NOISE.sub(rb"\g<p>\g<s>", source)
-    tokens = {t.decode() for t in _TOKEN.findall(code)}
-    tokens.update(t.decode() for t in _TOKEN.findall(_JOINED.sub(b"", code)))
-    return relevant_words(tokens, tokens, libraries, code)
+    tokens = set(_TOKEN.findall(code.decode("latin-1")))  # ASCII words: any 8-bit decoding will do
+    found = relevant_words(tokens, tokens, libraries, code)
+    if not found:  # words split over literals ("chat_" "template") read joined
+        tokens.update(_TOKEN.findall(_JOINED.sub(b"", code).decode("latin-1")))
+        found = relevant_words(tokens, tokens, libraries, code)
+    return found
 
 
 def parse_words(source: bytes, libraries: Iterable[str], forced: tuple[bytes, ...] = ()) -> frozenset[str] | None:
