@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from stage1kit.loader import LoadedModel
 from stage1kit.protocols import TrainResult
 from stage1kit_trl import common
 from stage1kit_trl.batch_checks import check_sft_batch, first_batch
@@ -33,7 +34,7 @@ class TrlSFTTrainer:
     def describe(self) -> dict[str, Any]:
         return common.describe(self.name, self.dataset_kind, self.settings)
 
-    def build(self, model: Any, dataset_path: Path, output_dir: Path) -> Any:
+    def build(self, model: LoadedModel, dataset_path: Path, output_dir: Path) -> Any:
         """The configured TRL ``SFTTrainer`` (exposed so tests and users can inspect it)."""
         from trl import SFTConfig, SFTTrainer
 
