@@ -9,7 +9,7 @@ fix it. A trainer runs only when all hold:
 - the manifest's QC metrics meet the trainer's ``min_*``/``max_*`` requirements;
 - the audit recorded in the manifest was clean, and the audit passes again now over the code that
   will run (the user's code and the trainer plugin's package);
-- every record is plain text (no role/content lists) with no chat markers;
+- every record is plain text (no role/content lists) with no chat markers, and no two share an id;
 - the model the data came from is the model about to be trained (unless the caller overrides
   this explicitly, which the report records).
 
@@ -29,6 +29,7 @@ from typing import Any
 from stage1kit.chat_markers import find_markers
 from stage1kit.hashing import file_sha256
 from stage1kit.manifest import qc_value
+from stage1kit.record_ids import duplicate_ids_in
 from stage1kit.records import RecordError, iter_records
 from stage1kit.rundir import manifest_path_for
 
@@ -297,7 +298,20 @@ def _check_records(report: GateReport) -> int | None:
         _listing(markers) if markers else "no chat markers in any text field",
         "drop or regenerate the records that contain chat markers; the base model must never see a chat format",
     )
+    _check_unique_ids(report)
     return count
+
+
+def _check_unique_ids(report: GateReport) -> None:
+    duplicates = duplicate_ids_in(report.dataset)
+    report.add(
+        "unique record ids",
+        not duplicates,
+        f"{report.dataset}: {duplicates.describe()}" if duplicates else "every record id occurs once",
+        f"two runs wrote into this run directory at once, or records were appended to {report.dataset.name}: delete it "
+        "and its manifest and rebuild them with their stage (`stage1kit pairs` for sft/dpo); run one `stage1kit run` "
+        "per run directory at a time",
+    )
 
 
 def _check_model(

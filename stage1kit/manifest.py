@@ -25,6 +25,8 @@ from typing import Any
 
 from stage1kit.chat_markers import find_markers
 from stage1kit.hashing import file_sha256
+from stage1kit.record_ids import QC_KEY as DUPLICATES_QC_KEY
+from stage1kit.record_ids import duplicate_ids_in, duplicates_reason, recorded_duplicates
 from stage1kit.records import RecordError, atomic_write_text, iter_records
 from stage1kit.thresholds import parse_threshold_key
 from stage1kit.rundir import manifest_path_for
@@ -243,8 +245,11 @@ def judge_verdict(
     contamination: Mapping[str, Any],
     audit: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
-    """pass unless a threshold is missed, a text field is contaminated or the audit had findings."""
+    """pass unless a threshold is missed, record ids repeat, a text field is contaminated or the audit had findings."""
     reasons = threshold_failures(qc, thresholds)
+    duplicates = duplicates_reason(qc)
+    if duplicates:
+        reasons.append(duplicates)
     if not contamination.get("clean", False):
         shown = "; ".join(contamination.get("examples", [])[:3])
         reasons.append(f"contamination: {contamination.get('contaminated_records', '?')} record(s) with chat markers or role/content structures ({shown})")
@@ -316,6 +321,9 @@ def write_manifest(
     out_entry = file_entry(output, path)
     if out_entry["records"] is not None:
         qc.setdefault("records", out_entry["records"])
+        duplicates = duplicate_ids_in(output)
+        if duplicates:
+            qc[DUPLICATES_QC_KEY] = duplicates.to_qc()
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "stage": stage,
@@ -374,6 +382,7 @@ def verify_manifest(path: str | Path) -> list[str]:
     for role in ("outputs", "inputs"):
         for entry in manifest[role]:
             problems += _entry_problems(entry, path, role[:-1])
+    problems += _unrecorded_duplicates(manifest, path)
     if config_hash(manifest["config"]) != manifest["config_hash"]:
         problems.append(f"{path}: field 'config_hash' does not match field 'config' (the manifest was edited)")
     expected = judge_verdict(manifest["qc"], manifest["verdict"]["thresholds"], manifest["contamination"], manifest["audit"])
@@ -382,6 +391,29 @@ def verify_manifest(path: str | Path) -> list[str]:
             f"{path}: field 'verdict.status' says {manifest['verdict']['status']}, but the recorded QC gives "
             f"{expected['status']}" + (f" ({'; '.join(expected['reasons'])})" if expected["reasons"] else "")
         )
+    return problems
+
+
+def _unrecorded_duplicates(manifest: Mapping[str, Any], path: Path) -> list[str]:
+    """Duplicated record ids in a JSONL output that the manifest does not own up to.
+
+    A manifest that records them has already failed its verdict (honest, not a problem); one
+    written before ids were checked, or over data that changed, would otherwise vouch for them.
+    """
+    problems = []
+    for entry in manifest["outputs"]:
+        target = (path.parent / entry["path"]).resolve()
+        if entry["records"] is None or not target.is_file():
+            continue
+        try:
+            duplicates = duplicate_ids_in(target)
+        except RecordError:
+            continue  # the record count check already reports an unreadable file
+        if duplicates and len(duplicates.occurrences) != recorded_duplicates(manifest["qc"]):
+            problems.append(
+                f"output {entry['path']}: {duplicates.describe()}, which the manifest does not record; "
+                "two runs wrote into one run directory? delete the file and its manifest and rerun its stage"
+            )
     return problems
 
 

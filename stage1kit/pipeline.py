@@ -106,6 +106,7 @@ class Pipeline:
                 outcome = stage.run(self.context(audit), self.config.stages[stage.name])
                 outcome.seconds = time.perf_counter() - started
                 outcome.records_in = self._records_in(stage, outcome.records_in)
+                outcome.records_out = skipped_outcome(stage, run_dir).records_out  # as a skipped run reads it
             if outcome.verdict == "fail":
                 self.echo(f"[{stage.name}] verdict FAIL: " + "; ".join(outcome.failures or ["see its manifest"]))
             self.outcomes.append(outcome)

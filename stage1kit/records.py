@@ -4,21 +4,28 @@ A stage that crashes (or is killed) leaves a JSONL file whose complete lines are
 and whose last line may be half-written. :func:`read_records` drops such a torn tail (and
 :class:`RecordWriter` truncates it before appending), so a resumed stage continues without
 duplicates or garbage. Bad records anywhere else are errors naming the file and line.
+
+A stage reads its *inputs* with :func:`read_input_records` instead: a finished upstream file always
+ends in a newline, so a torn last line there means the file was cut off or edited, and silently
+dropping that record would let a stage bless data it never saw. It is an error naming file and line.
 """
 
 from __future__ import annotations
 
-from stage1kit.errors import Stage1kitError
 import json
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 
+from stage1kit.errors import Stage1kitError
+
+
 class RecordError(Stage1kitError, ValueError):
-    """A JSONL file holds something that is not a record."""
+    """A JSONL file holds something that is not a record; the message names file and line."""
 
 
 def _complete_prefix_length(path: Path) -> int:
@@ -28,13 +35,26 @@ def _complete_prefix_length(path: Path) -> int:
 
 
 def iter_records(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield the records of a JSONL file; a torn final line (no newline) is skipped."""
-    path = Path(path)
+    """Yield the records of a JSONL file; a torn final line (no newline) is skipped.
+
+    For a stage reading back its own, possibly interrupted, output. Inputs: :func:`iter_input_records`.
+    """
+    return _iter_jsonl(Path(path), torn_tail_is_error=False)
+
+
+def iter_input_records(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Yield the records of a finished JSONL file; a torn final line is a :class:`RecordError`."""
+    return _iter_jsonl(Path(path), torn_tail_is_error=True)
+
+
+def _iter_jsonl(path: Path, *, torn_tail_is_error: bool) -> Iterator[dict[str, Any]]:
     if not path.exists():
         return
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            if not raw.endswith(b"\n"):
+            if not raw.endswith(b"\n") and raw.strip():
+                if torn_tail_is_error:
+                    raise RecordError(_torn_message(path, number))
                 return  # torn tail of an interrupted write
             if not raw.strip():
                 continue
@@ -47,8 +67,22 @@ def iter_records(path: str | Path) -> Iterator[dict[str, Any]]:
             yield record
 
 
+def _torn_message(path: Path, number: int) -> str:
+    return (
+        f"{path}:{number}: the last line is incomplete (the file does not end in a newline): it was cut off "
+        "while being written or edited by hand, so this is not a finished stage output; rerun the stage that "
+        "writes it (its unfinished run resumes), or delete that line if you edited the file"
+    )
+
+
 def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """Every record of a JSONL file, dropping a torn final line (a stage resuming its own output)."""
     return list(iter_records(path))
+
+
+def read_input_records(path: str | Path) -> list[dict[str, Any]]:
+    """Every record of a finished upstream JSONL file; a torn final line is an error naming file:line."""
+    return list(iter_input_records(path))
 
 
 class RecordWriter:
@@ -87,10 +121,14 @@ class RecordWriter:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write a whole file so readers see the old or the new content, never half of it."""
+    """Write a whole file so readers see the old or the new content, never half of it.
+
+    The file gets the permissions a plain ``open(path, "w")`` would give it (an existing file keeps
+    its mode; a new one gets 0666 less the umask), not the private 0600 of :func:`tempfile.mkstemp`.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _create_temp_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -98,8 +136,26 @@ def atomic_write_text(path: str | Path, text: str) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def _create_temp_beside(path: Path) -> tuple[int, Path]:
+    """A new, exclusively created temp file in ``path``'s folder, with the mode ``open()`` would give ``path``."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = None
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            # 0o666 is filtered by the umask, exactly as open() filters it.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        if mode is not None:
+            os.fchmod(fd, mode)
+        return fd, tmp
 
 
 def write_records_atomic(path: str | Path, records: Iterable[dict[str, Any]]) -> int:

@@ -1,26 +1,30 @@
-"""Audit one Python source with libcst: parse, walk, locate, suppress.
+"""Audit one Python source: parse with CPython's ``ast``, walk, place, suppress.
 
-Only reached for files the prefilter could not clear, so libcst is imported here and nowhere on
-the cheap path.
+Only reached for files the prefilter could not clear. A top-level function or class that mentions
+none of the words its file's findings could hang on (and none of the module-level names bound to
+something that matters, such as ``p = transformers.pipeline``) is not walked: only the name it
+binds is recorded, as walking it would (a class by its bases).
 """
 
 from __future__ import annotations
 
+import ast
+import gc
 import io
+import re
 import tokenize
 import warnings
 
-import libcst as cst
-
 from .checker import Checker
 from .config import AuditConfig
-from .pieces import Chunk, mentions, split_chunks
-from .positions import locate
 from .rules import ALL_CODES, RULES, Rule
 from .suppressions import Raw, apply_suppressions
 from .vocabulary import MARKER
 
 SUPPRESSIBLE = set(ALL_CODES) - {"SK900", "SK999"}
+# Line ends as CPython counts them (``str.splitlines`` also splits at form feeds and others).
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 def active_rules(config: AuditConfig, *, loader: bool) -> list[type[Rule]]:
@@ -28,71 +32,10 @@ def active_rules(config: AuditConfig, *, loader: bool) -> list[type[Rule]]:
     return [r for r in RULES if r.enabled(config) and not (loader and r.loader_exempt)]
 
 
-def _syntax_error(exc: Exception, source: bytes | str) -> Raw:
-    """SK999, placed where CPython places the error (libcst's native parser is vaguer)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compile(source, "<audit>", "exec", dont_inherit=True)
-    except SyntaxError as error:
-        if error.lineno:
-            return (error.lineno, error.offset or 1, "SK999",
-                    f"file does not parse ({error.msg}); fix the syntax so the audit can check it")
-    except Exception:
-        pass
-    if isinstance(exc, cst.ParserSyntaxError):
-        return (exc.raw_line, exc.raw_column + 1, "SK999",
-                f"file does not parse ({exc.message}); fix the syntax so the audit can check it")
-    return (1, 1, "SK999", f"file could not be parsed ({type(exc).__name__}: {exc}); the audit cannot check it")
-
-
-class _PieceDoesNotParse(Exception):
-    """A textual split landed inside a string or bracket: parse the whole file instead."""
-
-
-def _parse_piece(text: str) -> cst.Module:
-    try:
-        return cst.parse_module(text)
-    except Exception as exc:
-        raise _PieceDoesNotParse from exc
-
-
-def _check_pieces(
-    chunks: list[Chunk], words: frozenset[str], config: AuditConfig, loader: bool
-) -> list[tuple[int, int, str, str]]:
-    """Findings of a file checked piece by piece, skipping top-level definitions that cannot matter."""
-    checker = Checker(active_rules(config, loader=loader), config)
-    parsed: dict[int, cst.Module] = {}
-    for index, chunk in enumerate(chunks):
-        if chunk.name is None or mentions(chunk.text, words):
-            parsed[index] = module = _parse_piece(chunk.text)
-            checker.prebind(module)
-    aliases = checker.resolver.interesting_names(words) - {c.name for c in chunks}
-    if aliases:
-        for index, chunk in enumerate(chunks):
-            if index not in parsed and mentions(chunk.text, aliases):
-                parsed[index] = _parse_piece(chunk.text)
-    for index, chunk in enumerate(chunks):
-        if index in parsed:
-            checker.walk_module(parsed[index], index)
-        else:
-            checker.resolver.bind_names([chunk.name])  # what walking the definition would bind
-    found: list[tuple[int, int, str, str]] = []
-    for index, module in parsed.items():
-        raw = [r for r in checker.raw if r[4] == index]
-        if raw:
-            places = locate(module, chunks[index].text, [(node, chain) for node, _, _, chain, _ in raw])
-            offset = chunks[index].line - 1
-            found += [(line + offset, column, r[1], r[2]) for (line, column), r in zip(places, raw, strict=True)]
-    return found
-
-
-def _check_module(module: cst.Module, text: str, config: AuditConfig, loader: bool) -> list[tuple[int, int, str, str]]:
-    raw = Checker(active_rules(config, loader=loader), config).run(module)
-    if not raw:
-        return []
-    places = locate(module, text, [(node, chain) for node, _, _, chain, _ in raw])
-    return [(line, column, r[1], r[2]) for (line, column), r in zip(places, raw, strict=True)]
+def _syntax_error(error: SyntaxError) -> Raw:
+    """SK999 where CPython places the error."""
+    return (error.lineno or 1, error.offset or 1, "SK999",
+            f"file does not parse ({error.msg}); fix the syntax so the audit can check it")
 
 
 def _decode(source: bytes) -> str:
@@ -100,34 +43,73 @@ def _decode(source: bytes) -> str:
     return source.decode(encoding)
 
 
+def _definition_text(node: ast.stmt, lines: list[str]) -> str:
+    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
+    return "\n".join(lines[first - 1 : node.end_lineno])
+
+
+def _walk(module: ast.Module, text: str, config: AuditConfig, loader: bool, words: frozenset[str] | None) -> list:
+    checker = Checker(active_rules(config, loader=loader), config)
+    checker.prebind(module.body)
+    if words is None:
+        checker.walk_body(module.body)
+        return checker.raw
+    lines = _NEWLINE.split(text)
+    needles = set(words) | checker.resolver.interesting_names(words)
+    for statement in module.body:
+        if isinstance(statement, _DEFINITIONS) and not any(w in _definition_text(statement, lines) for w in needles):
+            checker.skip_definition(statement)
+        else:
+            checker.walk(statement)
+    return checker.raw
+
+
+def _column(lines: list[str], line: int, byte_offset: int) -> int:
+    """1-based character column of a UTF-8 byte offset (what ``ast`` gives) on a line."""
+    if not 0 < line <= len(lines):
+        return byte_offset + 1
+    text = lines[line - 1]
+    if text.isascii():
+        return byte_offset + 1
+    return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="replace")) + 1
+
+
 def analyse_source(
     source: bytes | str, config: AuditConfig, *, loader: bool, words: frozenset[str] | None = None
 ) -> list[Raw]:
     """Sorted (line, column, rule, message) findings for one Python source.
 
-    ``words`` (from the prefilter) allows checking piece by piece; None checks the whole module.
+    ``words`` (from the prefilter) lets definitions that cannot matter go unwalked; None walks all.
     """
-    found: list[tuple[int, int, str, str]] | None = None
-    text: str | None = None
+    # Trees are many small objects and no cycles: the cyclic collector would only rescan them.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        if words is not None:
-            text = source if isinstance(source, str) else _decode(source)
-            chunks = split_chunks(text)
-            if any(c.name for c in chunks):
-                found = _check_pieces(chunks, words, config, loader)
-        if found is None:
-            try:
-                module = cst.parse_module(source)
-            except Exception as exc:  # a file that does not parse is a finding, never a crash
-                return [_syntax_error(exc, source)]
-            if text is None:
-                text = source if isinstance(source, str) else source.decode(module.encoding, errors="replace")
-            found = _check_module(module, text, config, loader)
-    except (_PieceDoesNotParse, UnicodeDecodeError, SyntaxError, LookupError):
-        return analyse_source(source, config, loader=loader, words=None)
+        return _analyse(source, config, loader=loader, words=words)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _analyse(source: bytes | str, config: AuditConfig, *, loader: bool, words: frozenset[str] | None) -> list[Raw]:
+    try:
+        text = source if isinstance(source, str) else _decode(source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = ast.parse(text)
+    except SyntaxError as error:  # a file that does not parse is a finding, never a crash
+        return [_syntax_error(error)]
+    except (UnicodeDecodeError, LookupError, ValueError) as error:
+        return [(1, 1, "SK999", f"file could not be read ({type(error).__name__}: {error}); the audit cannot check it")]
+    except (RecursionError, MemoryError):
+        return [(1, 1, "SK999", "file is nested too deeply for the audit to check; simplify it")]
+    try:
+        raw = _walk(module, text, config, loader, words)
     except RecursionError:
         return [(1, 1, "SK999", "file is nested too deeply for the audit to check; simplify it")]
-    findings = sorted(set(found))
+    lines = _NEWLINE.split(text)
+    findings = sorted({(node.lineno, _column(lines, node.lineno, node.col_offset), code, message)
+                       for node, code, message in raw})
     if MARKER in (source.encode() if isinstance(source, str) else source):
         findings = apply_suppressions(findings, text, SUPPRESSIBLE)
     return sorted(findings)

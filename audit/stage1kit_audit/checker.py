@@ -1,67 +1,33 @@
-"""The single walk over a libcst tree that feeds the resolver and the rules.
+"""The single walk over a module's ``ast`` that feeds the resolver and the rules.
 
-libcst's own ``visit`` rebuilds every node and its metadata providers deep-copy the tree; this
-walker only reads fields, skips whitespace and annotations, and dispatches on node type.
+CPython's parser (C) builds the tree many times faster than libcst could, and its nodes carry
+their own positions; the walk reads fields, skips annotations, and dispatches on node type.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import ast
 from collections.abc import Callable, Sequence
 from typing import Any
-
-import libcst as cst
 
 from .config import AuditConfig
 from .resolver import Resolver
 from .rules.base import Rule
 
-# Fields that never hold code the rules look at (whitespace, punctuation) or that are handled by
-# the parent's own handler (the ``attr`` of an Attribute, a keyword's name, binding names).
-_SKIP_FIELDS = frozenset(
-    {
-        "lpar", "rpar", "comma", "semicolon", "leading_lines", "lines_after_decorators", "header",
-        "footer", "newline", "trailing_whitespace", "operator", "equal", "colon", "dot", "star",
-        "asynchronous", "default_equal", "whitespace", "lbracket", "rbracket", "lbrace", "rbrace",
-        "first_line", "empty_lines", "encoding", "default_indent", "default_newline",
-        "has_trailing_newline", "indent", "prefix", "quote", "value_str", "raw",
-    }
-)
-_SKIP_BY_TYPE: dict[type, frozenset[str]] = {
-    cst.Attribute: frozenset({"attr"}),
-    cst.Arg: frozenset({"keyword"}),
-    cst.FunctionDef: frozenset({"name", "params", "body", "returns", "type_parameters"}),
-    cst.ClassDef: frozenset({"name", "body", "type_parameters"}),
-    cst.Lambda: frozenset({"params", "body"}),
-    cst.Param: frozenset({"name", "annotation"}),
-}
-_OPAQUE = (
-    cst.Annotation, cst.Import, cst.ImportFrom, cst.Global, cst.Nonlocal, cst.AsName,
-    cst.SimpleWhitespace, cst.ParenthesizedWhitespace, cst.TrailingWhitespace, cst.EmptyLine,
-    cst.Newline, cst.Comma, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis, cst.Pass, cst.Break,
-    cst.Continue,
-)
+# Fields never walked: annotations (types are not code that runs the rules' concerns), contexts.
+_SKIP_FIELDS = frozenset({"ctx", "annotation", "returns", "type_comment", "type_params", "type_ignores"})
 _FIELDS: dict[type, tuple[str, ...]] = {}
+_LEAVES = (ast.expr_context, ast.operator, ast.boolop, ast.unaryop, ast.cmpop, ast.Constant, ast.Pass,
+           ast.Break, ast.Continue, ast.Global, ast.Nonlocal, ast.alias)
+
+Found = tuple[ast.AST, str, str]
 
 
 def _child_fields(cls: type) -> tuple[str, ...]:
     fields = _FIELDS.get(cls)
     if fields is None:
-        skip = _SKIP_FIELDS | _SKIP_BY_TYPE.get(cls, frozenset())
-        try:
-            names = [f.name for f in dataclasses.fields(cls)]
-        except TypeError:  # not a node
-            names = []
-        fields = _FIELDS[cls] = tuple(n for n in names if n not in skip and not n.startswith("whitespace"))
+        fields = _FIELDS[cls] = tuple(f for f in cls._fields if f not in _SKIP_FIELDS)  # type: ignore[attr-defined]
     return fields
-
-
-# Field values that are never nodes.
-_SCALARS = frozenset({str, bool, int, float, cst.MaybeSentinel})
-
-
-_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
-_SEQUENCES = (cst.List, cst.Tuple, cst.Set)
 
 
 class Checker:
@@ -69,10 +35,7 @@ class Checker:
 
     def __init__(self, rules: Sequence[type[Rule]], config: AuditConfig) -> None:
         self.resolver = Resolver()
-        # (node, rule code, message, enclosing statements from the top, piece) per finding
-        self.raw: list[tuple[cst.CSTNode, str, str, tuple[cst.CSTNode, ...], int]] = []
-        self.statements: list[cst.CSTNode] = []
-        self.piece = 0  # which parsed piece of the file is being walked
+        self.raw: list[Found] = []  # (node, rule code, message) per finding
         instances = [r(self.resolver, config, self.record) for r in rules]
 
         def hooks(name: str) -> list[Callable]:
@@ -86,279 +49,290 @@ class Checker:
         self.on_subscript = hooks("on_subscript")
         self.on_string = hooks("on_string")
         self.on_import = hooks("on_import")
-        self._dispatch: dict[type, Callable[[Any], None]] = {opaque: self._opaque for opaque in _OPAQUE}
+        self.on_boolean = hooks("on_boolean")
+        self.on_bound = hooks("on_bound")
+        self._dispatch: dict[type, Callable[[Any], None]] = {leaf: self._leaf for leaf in _LEAVES}
         self._dispatch.update({
-            cst.Name: self._name,
-            cst.SimpleString: self._string,
-            cst.Call: self._call,
-            cst.Attribute: self._attribute,
-            cst.Subscript: self._subscript,
-            cst.Dict: self._dict,
-            cst.List: self._sequence,
-            cst.Tuple: self._sequence,
-            cst.Set: self._sequence,
-            cst.Import: self._import,
-            cst.ImportFrom: self._import_from,
-            cst.Assign: self._assign,
-            cst.AnnAssign: self._ann_assign,
-            cst.AugAssign: self._aug_assign,
-            cst.Del: self._del,
-            cst.For: self._for,
-            cst.NamedExpr: self._named_expr,
-            cst.FunctionDef: self._function,
-            cst.ClassDef: self._class,
-            cst.Lambda: self._lambda,
-            cst.ListComp: self._comprehension,
-            cst.SetComp: self._comprehension,
-            cst.GeneratorExp: self._comprehension,
-            cst.DictComp: self._comprehension,
-            cst.WithItem: self._with_item,
-            cst.ExceptHandler: self._except,
-            cst.IndentedBlock: self._block,
+            ast.Name: self._name,
+            ast.Constant: self._constant,
+            ast.Call: self._call,
+            ast.Attribute: self._attribute,
+            ast.Subscript: self._subscript,
+            ast.Dict: self._dict,
+            ast.List: self._sequence,
+            ast.Tuple: self._sequence,
+            ast.Set: self._sequence,
+            ast.Import: self._import,
+            ast.ImportFrom: self._import_from,
+            ast.Assign: self._assign,
+            ast.AnnAssign: self._ann_assign,
+            ast.AugAssign: self._aug_assign,
+            ast.Delete: self._delete,
+            ast.For: self._for,
+            ast.AsyncFor: self._for,
+            ast.NamedExpr: self._named_expr,
+            ast.FunctionDef: self._function,
+            ast.AsyncFunctionDef: self._function,
+            ast.ClassDef: self._class,
+            ast.Lambda: self._lambda,
+            ast.ListComp: self._comprehension,
+            ast.SetComp: self._comprehension,
+            ast.GeneratorExp: self._comprehension,
+            ast.DictComp: self._comprehension,
+            ast.withitem: self._with_item,
+            ast.ExceptHandler: self._except,
+            ast.If: self._test,
+            ast.While: self._test,
+            ast.IfExp: self._test,
+            ast.Assert: self._test,
+            ast.Compare: self._compare,
+            ast.BoolOp: self._bool_op,
+            ast.UnaryOp: self._unary,
         })
 
-    def record(self, node: cst.CSTNode, code: str, message: str) -> None:
-        self.raw.append((node, code, message, tuple(self.statements), self.piece))
+    def record(self, node: ast.AST, code: str, message: str) -> None:
+        self.raw.append((node, code, message))
 
-    def run(self, module: cst.Module) -> list[tuple[cst.CSTNode, str, str, tuple[cst.CSTNode, ...], int]]:
-        """Check a whole module; findings are (node, code, message, statement chain, piece)."""
-        self.prebind(module)
-        self.walk_module(module, 0)
+    def run(self, module: ast.Module) -> list[Found]:
+        """Check a whole module."""
+        self.prebind(module.body)
+        self.walk_body(module.body)
         return self.raw
 
-    def prebind(self, module: cst.Module) -> None:
+    def prebind(self, statements: Sequence[ast.stmt]) -> None:
         """Bind module-level imports and assignments first, so functions see later imports."""
-        self._prebind(module.body)
-
-    def walk_module(self, module: cst.Module, piece: int) -> None:
-        self.piece = piece
-        self._statements(module.body)
-
-    def _statements(self, body: Sequence[cst.CSTNode]) -> None:
-        """Walk a body, keeping the chain of enclosing statements (used to locate findings)."""
-        stack = self.statements
-        for statement in body:
-            stack.append(statement)
-            self.walk(statement)
-            stack.pop()
-
-    def _block(self, node: cst.IndentedBlock) -> None:
-        self._statements(node.body)
-
-    def _prebind(self, statements: Sequence[cst.CSTNode]) -> None:
         for statement in statements:
-            if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-                self._prebind_small(statement.body)
-            elif isinstance(statement, (cst.If, cst.Else, cst.With, cst.Try, cst.ExceptHandler, cst.Finally)):
-                self._prebind([statement.body])
-                if isinstance(statement, cst.If) and statement.orelse is not None:
-                    self._prebind([statement.orelse])
-                if isinstance(statement, cst.Try):
-                    self._prebind([*statement.handlers, *filter(None, (statement.orelse, statement.finalbody))])
-            elif isinstance(statement, cst.IndentedBlock):
-                self._prebind(statement.body)
+            kind = type(statement)
+            if kind is ast.Import:
+                self.resolver.bind_import(statement)  # type: ignore[arg-type]
+            elif kind is ast.ImportFrom:
+                self.resolver.bind_import_from(statement)  # type: ignore[arg-type]
+            elif kind is ast.Assign:
+                for target in statement.targets:  # type: ignore[attr-defined]
+                    self.resolver.bind_assign(target, statement.value)  # type: ignore[attr-defined]
+            elif kind in (ast.If, ast.With, ast.AsyncWith, ast.Try, getattr(ast, "TryStar", ast.Try)):
+                self.prebind(statement.body)  # type: ignore[attr-defined]
+                self.prebind(getattr(statement, "orelse", []))
+                self.prebind(getattr(statement, "finalbody", []))
+                for handler in getattr(statement, "handlers", []):
+                    self.prebind(handler.body)
 
-    def _prebind_small(self, smalls: Sequence[cst.BaseSmallStatement]) -> None:
-        for small in smalls:
-            if isinstance(small, cst.Import):
-                self.resolver.bind_import(small)
-            elif isinstance(small, cst.ImportFrom):
-                self.resolver.bind_import_from(small)
-            elif isinstance(small, cst.Assign):
-                for target in small.targets:
-                    self.resolver.bind_assign(target.target, small.value)
+    def walk_body(self, body: Sequence[ast.AST]) -> None:
+        walk = self.walk
+        for statement in body:
+            walk(statement)
 
     # -- generic walk ---------------------------------------------------------------------------
 
-    def walk(self, node: cst.CSTNode) -> None:
+    def walk(self, node: ast.AST) -> None:
         handler = self._dispatch.get(type(node))
         if handler is None:
             self.children(node)
         else:
             handler(node)
 
-    def children(self, node: cst.CSTNode) -> None:
+    def children(self, node: ast.AST) -> None:
         walk = self.walk
         for name in _child_fields(type(node)):
-            value = getattr(node, name)
-            kind = type(value)
-            if kind is tuple or kind is list:
+            value = getattr(node, name, None)
+            if type(value) is list:
                 for item in value:
-                    walk(item)
-            elif value is not None and kind not in _SCALARS:
+                    if item is not None:
+                        walk(item)
+            elif isinstance(value, ast.AST):
                 walk(value)
+
+    @staticmethod
+    def _leaf(node: ast.AST) -> None:
+        """Operators, contexts, ``pass``: nothing to check."""
 
     # -- events ---------------------------------------------------------------------------------------
 
-    def _name(self, node: cst.Name) -> None:
-        for hook in self.on_name:
-            hook(node)
+    def _name(self, node: ast.Name) -> None:
+        if type(node.ctx) is ast.Load:  # a name being bound is not a use
+            for hook in self.on_name:
+                hook(node)
 
-    def _string(self, node: cst.SimpleString) -> None:
-        for hook in self.on_string:
-            hook(node)
+    def _constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str):
+            for hook in self.on_string:
+                hook(node)
 
-    def _call(self, node: cst.Call) -> None:
+    def _call(self, node: ast.Call) -> None:
         for hook in self.on_call:
             hook(node)
         self.children(node)
 
-    def _attribute(self, node: cst.Attribute) -> None:
+    def _attribute(self, node: ast.Attribute) -> None:
+        store = isinstance(node.ctx, ast.Store)
         for hook in self.on_attribute:
-            hook(node, False)
-        self.children(node)
+            hook(node, store)
+        self.walk(node.value)
 
-    def _subscript(self, node: cst.Subscript) -> None:
+    def _subscript(self, node: ast.Subscript) -> None:
+        store = isinstance(node.ctx, ast.Store)
         for hook in self.on_subscript:
-            hook(node, False)
-        self.children(node)
+            hook(node, store)
+        self.walk(node.value)
+        self.walk(node.slice)
 
-    def _dict(self, node: cst.Dict) -> None:
+    def _dict(self, node: ast.Dict) -> None:
         for hook in self.on_dict:
             hook(node)
         self.children(node)
 
-    def _sequence(self, node: cst.List | cst.Tuple | cst.Set) -> None:
-        for hook in self.on_sequence:
-            hook(node)
+    def _sequence(self, node: ast.List | ast.Tuple | ast.Set) -> None:
+        if not isinstance(getattr(node, "ctx", None), ast.Store):
+            for hook in self.on_sequence:
+                hook(node)
         self.children(node)
 
-    @staticmethod
-    def _opaque(node: cst.CSTNode) -> None:
-        """Whitespace, punctuation, annotations: nothing to check. Imports have their own handler."""
+    # -- values read as true or false (``if cfg.apply_chat_template:``) ---------------------------
 
-    # -- targets ----------------------------------------------------------------------------------
+    def _boolean(self, node: ast.AST) -> None:
+        for hook in self.on_boolean:
+            hook(node)
 
-    def target(self, node: cst.BaseExpression) -> None:
-        """Walk an assignment/deletion target: names bind (no event), attributes and items store."""
-        if isinstance(node, cst.Name):
-            return
-        if isinstance(node, (cst.Tuple, cst.List)):
-            for element in node.elements:
-                self.target(element.value)
-        elif isinstance(node, cst.StarredElement):
-            self.target(node.value)
-        elif isinstance(node, cst.Attribute):
-            for hook in self.on_attribute:
-                hook(node, True)
-            self.walk(node.value)
-        elif isinstance(node, cst.Subscript):
-            for hook in self.on_subscript:
-                hook(node, True)
-            self.walk(node.value)
-            for element in node.slice:
-                self.walk(element)
-        else:
-            self.walk(node)
+    def _test(self, node: ast.If | ast.While | ast.IfExp | ast.Assert) -> None:
+        self._boolean(node.test)
+        self.children(node)
+
+    def _compare(self, node: ast.Compare) -> None:
+        self._boolean(node.left)
+        for comparator in node.comparators:
+            self._boolean(comparator)
+        self.children(node)
+
+    def _bool_op(self, node: ast.BoolOp) -> None:
+        for value in node.values:
+            self._boolean(value)
+        self.children(node)
+
+    def _unary(self, node: ast.UnaryOp) -> None:
+        if isinstance(node.op, ast.Not):
+            self._boolean(node.operand)
+        self.children(node)
 
     # -- special statements -------------------------------------------------------------------------
 
-    def _import(self, node: cst.Import) -> None:
+    def _import(self, node: ast.Import) -> None:
         names = self.resolver.bind_import(node)
         for hook in self.on_import:
             hook(node, names)
 
-    def _import_from(self, node: cst.ImportFrom) -> None:
+    def _import_from(self, node: ast.ImportFrom) -> None:
         names = self.resolver.bind_import_from(node)
         for hook in self.on_import:
             hook(node, names)
 
-    def _assign(self, node: cst.Assign) -> None:
+    def _assign(self, node: ast.Assign) -> None:
+        if all(isinstance(t, ast.Name) for t in node.targets):
+            for hook in self.on_bound:  # ``use = args.apply_chat_template``: bound, not yet used
+                hook(node.value)
         self.walk(node.value)
         for target in node.targets:
-            self.resolver.bind_assign(target.target, node.value)
-            self.target(target.target)
+            self.resolver.bind_assign(target, node.value)
+            self.walk(target)
 
-    def _ann_assign(self, node: cst.AnnAssign) -> None:
+    def _ann_assign(self, node: ast.AnnAssign) -> None:
         if node.value is not None:
             self.walk(node.value)
             self.resolver.bind_assign(node.target, node.value)
-        self.target(node.target)
+        self.walk(node.target)
 
-    def _aug_assign(self, node: cst.AugAssign) -> None:
+    def _aug_assign(self, node: ast.AugAssign) -> None:
         self.walk(node.value)
-        self.target(node.target)
+        self.walk(node.target)
 
-    def _del(self, node: cst.Del) -> None:
-        self.target(node.target)
+    def _delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            self.walk(target)
 
-    def _for(self, node: cst.For) -> None:
+    def _for(self, node: ast.For | ast.AsyncFor) -> None:
         self.walk(node.iter)
         self.resolver.bind_target(node.target, self.resolver.contents(node.iter))
-        self.target(node.target)
-        self.walk(node.body)
-        if node.orelse is not None:
-            self.walk(node.orelse)
+        self.walk(node.target)
+        self.walk_body(node.body)
+        self.walk_body(node.orelse)
 
-    def _named_expr(self, node: cst.NamedExpr) -> None:
+    def _named_expr(self, node: ast.NamedExpr) -> None:
         self.walk(node.value)
         self.resolver.bind_assign(node.target, node.value)
 
-    def _with_item(self, node: cst.WithItem) -> None:
-        self.walk(node.item)
-        if node.asname is not None:
-            self.resolver.bind_target(node.asname.name, self.resolver.resolve(node.item))
+    def _with_item(self, node: ast.withitem) -> None:
+        self.walk(node.context_expr)
+        if node.optional_vars is not None:
+            self.resolver.bind_target(node.optional_vars, self.resolver.resolve(node.context_expr))
+            self.walk(node.optional_vars)
 
-    def _except(self, node: cst.ExceptHandler) -> None:
+    def _except(self, node: ast.ExceptHandler) -> None:
         if node.type is not None:
             self.walk(node.type)
-        if node.name is not None and isinstance(node.name.name, cst.Name):
-            self.resolver.bind_names([node.name.name.value])
-        self.walk(node.body)
+        if node.name:
+            self.resolver.bind_names([node.name])
+        self.walk_body(node.body)
 
-    def _parameters(self, params: cst.Parameters) -> None:
-        """Walk defaults in the enclosing scope; the names are bound by the caller's new scope."""
-        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
-            if param.default is not None:
-                self.walk(param.default)
+    def _defaults(self, args: ast.arguments) -> None:
+        """Walk defaults in the enclosing scope; the names are bound by the new scope."""
+        for default in (*args.defaults, *args.kw_defaults):
+            if default is not None:
+                self.walk(default)
 
-    def _param_names(self, params: cst.Parameters) -> list[str]:
-        names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
-        for star in (params.star_arg, params.star_kwarg):
-            if isinstance(star, cst.Param):
-                names.append(star.name.value)
-        return names
+    def _bind_parameters(self, args: ast.arguments) -> None:
+        for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs):
+            self.resolver.bind_parameter(arg.arg, arg.annotation)
+        for star in (args.vararg, args.kwarg):
+            if star is not None:
+                self.resolver.bind_names([star.arg])
 
-    def _function(self, node: cst.FunctionDef) -> None:
-        for decorator in node.decorators:
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for decorator in node.decorator_list:
             self.walk(decorator)
-        self._parameters(node.params)
-        self.resolver.bind_names([node.name.value])
+        self._defaults(node.args)
+        self.resolver.bind_function(node.name)
         self.resolver.push()
-        self.resolver.bind_names(self._param_names(node.params))
-        self.walk(node.body)
+        self._bind_parameters(node.args)
+        self.walk_body(node.body)
         self.resolver.pop()
 
-    def _class(self, node: cst.ClassDef) -> None:
-        for decorator in node.decorators:
+    def _class(self, node: ast.ClassDef) -> None:
+        for decorator in node.decorator_list:
             self.walk(decorator)
-        for arg in (*node.bases, *node.keywords):
-            self.walk(arg)
-        self.resolver.bind_names([node.name.value])
-        self.resolver.push(is_class=True)
+        for expression in (*node.bases, *(k.value for k in node.keywords)):
+            self.walk(expression)
+        bases = self.resolver.class_bases(node)
+        self.resolver.bind_class(node.name, bases)
+        self.resolver.push(is_class=True, bases=bases)
+        self.walk_body(node.body)
+        self.resolver.pop()
+
+    def _lambda(self, node: ast.Lambda) -> None:
+        self._defaults(node.args)
+        self.resolver.push()
+        self._bind_parameters(node.args)
         self.walk(node.body)
         self.resolver.pop()
 
-    def _lambda(self, node: cst.Lambda) -> None:
-        self._parameters(node.params)
+    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> None:
         self.resolver.push()
-        self.resolver.bind_names(self._param_names(node.params))
-        self.walk(node.body)
-        self.resolver.pop()
-
-    def _comprehension(self, node: cst.BaseComp) -> None:
-        self.resolver.push()
-        for_in: cst.CompFor | None = node.for_in
-        while for_in is not None:
-            self.walk(for_in.iter)
-            self.resolver.bind_target(for_in.target, self.resolver.contents(for_in.iter))
-            self.target(for_in.target)
-            for condition in for_in.ifs:
-                self.walk(condition.test)
-            for_in = for_in.inner_for_in
-        if isinstance(node, cst.DictComp):
+        for generator in node.generators:
+            self.walk(generator.iter)
+            self.resolver.bind_target(generator.target, self.resolver.contents(generator.iter))
+            self.walk(generator.target)
+            for condition in generator.ifs:
+                self.walk(condition)
+        if isinstance(node, ast.DictComp):
             self.walk(node.key)
             self.walk(node.value)
         else:
             self.walk(node.elt)
         self.resolver.pop()
+
+    # -- skipping definitions that cannot matter ------------------------------------------------
+
+    def skip_definition(self, node: ast.stmt) -> None:
+        """Bind what walking a top-level ``def`` or ``class`` would bind, without walking it."""
+        if isinstance(node, ast.ClassDef):
+            self.resolver.bind_class(node.name, self.resolver.class_bases(node))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self.resolver.bind_function(node.name)

@@ -21,18 +21,29 @@ else:  # pragma: no cover - exercised only on 3.10
 
 SECTION = ("tool", "stage1kit", "audit")
 
-# Libraries whose modules and objects the dynamic-access rule (SK300) guards. torch is left out on
-# purpose: ``getattr(torch, dtype_name)`` is everyday code, and ``torch.load`` is caught by SK100.
+# Libraries that load models. Their classes' ``from_pretrained``/``from_config`` are loads (a class
+# resolved to any other library, such as ``lm_eval.api.group.Group.from_config``, is not), and the
+# dynamic-access rule (SK300) guards their modules and objects. torch is left out on purpose:
+# ``getattr(torch, dtype_name)`` and ``nn.Embedding.from_pretrained(weights)`` are everyday code, and
+# ``torch.load`` is caught by SK100 by its own name.
 DEFAULT_MODEL_LIBRARIES = (
     "transformers",
     "peft",
     "trl",
     "vllm",
+    "sglang",
+    "tensorrt_llm",
     "safetensors",
     "huggingface_hub",
     "sentence_transformers",
     "diffusers",
+    "unsloth",
+    "optimum",
+    "accelerate",
 )
+
+# The loader every stage1kit user may get models from, whatever the project configures.
+STAGE1KIT_LOADER = "stage1kit.loader"
 
 ALWAYS_SKIPPED_DIRS = frozenset({".git", "__pycache__", ".hg", ".tox", ".nox", ".mypy_cache", ".ruff_cache"})
 
@@ -118,9 +129,27 @@ class AuditConfig:
             return True
         return _matches_any(self._exclude_res, self.relpath(path) + "/\0")
 
+    @cached_property
+    def loader_module_names(self) -> frozenset[str]:
+        """Dotted names an import of a loader module may use: ``src/demo/loader.py`` gives
+        ``src.demo.loader``, ``demo.loader`` and ``loader`` (the package root is not known).
+        stage1kit's own ``stage1kit.loader`` (``CleanModelLoader``) is always one."""
+        names = {STAGE1KIT_LOADER}
+        for pattern in self.loader_modules:
+            parts = pattern.removesuffix(".py").split("/")
+            if parts and parts[-1] == "__init__":
+                parts.pop()
+            literal: list[str] = []
+            for part in reversed(parts):  # the trailing parts without glob characters
+                if not part.isidentifier():
+                    break
+                literal.insert(0, part)
+            names.update(".".join(literal[i:]) for i in range(len(literal)))
+        return frozenset(names)
+
     def fingerprint(self) -> str:
         """A hash of the settings that change findings, for the cache key."""
-        payload = json.dumps([sorted(self.retired), sorted(self.model_libraries)])
+        payload = json.dumps([sorted(self.retired), sorted(self.model_libraries), sorted(self.loader_modules)])
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

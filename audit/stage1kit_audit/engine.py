@@ -136,8 +136,8 @@ def audit_files(
         report.files_parsed += bool(parsed) and key not in cached
         shown = _display_path(path, cwd)
         report.findings.extend(
-            Finding(shown, line, column, rule, message, "error", cell)
-            for line, column, rule, message, cell in findings
+            Finding(shown, line, column, rule, message, "error", cell, cell_line)
+            for line, column, rule, message, cell, cell_line in findings
         )
     return report
 

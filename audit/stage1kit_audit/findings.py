@@ -10,7 +10,8 @@ from typing import Any
 class Finding:
     """One problem at ``path:line:column`` (1-based line, 1-based column).
 
-    ``cell`` is the 1-based code-cell number for notebooks; ``line`` then counts within that cell.
+    For notebooks ``line`` and ``column`` are those of the ``.ipynb`` file (where annotations
+    point), ``cell`` is the 1-based code-cell number and ``cell_line`` the line within that cell.
     """
 
     path: str
@@ -20,11 +21,12 @@ class Finding:
     message: str
     severity: str = "error"
     cell: int | None = None
+    cell_line: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         if self.cell is None:
-            del data["cell"]
+            del data["cell"], data["cell_line"]
         return data
 
 

@@ -11,11 +11,14 @@ from . import __version__
 from .findings import AuditReport, Finding
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-DOCS_URL = "docs/audit.md"
+# SARIF requires absolute URIs for help (a relative one fails the official schema's "uri" format).
+DOCS_URL = "https://github.com/stage1kit/stage1kit/blob/main/docs/audit.md"
 
 
 def _where(finding: Finding) -> str:
-    return f"[cell {finding.cell}] " if finding.cell is not None else ""
+    if finding.cell is None:
+        return ""
+    return f"[cell {finding.cell}, line {finding.cell_line}] " if finding.cell_line else f"[cell {finding.cell}] "
 
 
 def to_text(report: AuditReport) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from stage1kit.records import atomic_write_text, read_records
+from stage1kit.records import atomic_write_text, read_input_records
 from stage1kit_trl.config import TrainingSettings
 
 PLUGIN = "stage1kit_trl"
@@ -81,7 +81,7 @@ def training_arguments(settings: TrainingSettings, output_dir: Path) -> dict[str
         "use_cpu": not torch.cuda.is_available(),
         "dataloader_num_workers": 0,
         "save_strategy": "no",  # the stage saves the final adapter; checkpoints are the user's call
-        "disable_tqdm": not settings.progress,
+        "disable_tqdm": True,  # progress is drawn by stage1kit_trl.progress, the way every stage draws it
     }
 
 
@@ -132,7 +132,7 @@ def load_text_dataset(path: Path, columns: tuple[str, ...], tokenizer: Any) -> A
 
     from stage1kit_trl.tokenized import dpo_columns, sft_columns
 
-    records = read_records(path)
+    records = read_input_records(path)
     if not records:
         raise ValueError(f"{path}: no records to train on")
     data = {column: [record[column] for record in records] for column in columns}

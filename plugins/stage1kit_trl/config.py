@@ -51,7 +51,7 @@ class TrainingSettings:
     seed: int = field(default=0, metadata=_help("Seed for adapter init, shuffling and dropout."))
     gradient_checkpointing: bool = field(default=False, metadata=_help("Trade compute for memory on big models."))
     bf16: bool | None = field(default=None, metadata=_help("bf16 mixed precision; unset: on where the GPU supports it, never on CPU."))
-    progress: bool = field(default=True, metadata={"cli": False} | _help("Show TRL's progress bar."))
+    progress: bool = field(default=True, metadata={"cli": False} | _help("Show a progress bar while training (off under --quiet)."))
     min_records: int = field(
         default=DEFAULT_MIN_RECORDS,
         metadata=_help(

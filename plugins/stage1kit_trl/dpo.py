@@ -61,6 +61,8 @@ class TrlDPOTrainer:
         """The configured TRL ``DPOTrainer`` (exposed so tests and users can inspect it)."""
         from trl import DPOConfig
 
+        from stage1kit_trl.progress import use_stage_console
+
         DPOTrainer = trainer_class()
         policy, peft_config = self._policy(model)
         args = DPOConfig(
@@ -69,13 +71,15 @@ class TrlDPOTrainer:
             precompute_ref_log_probs=self.settings.full,
         )
         with common.dataset_progress(self.settings.progress):
-            return DPOTrainer(
+            # stage1kit: allow[SK100] reason: policy is the engine's LoadedModel.model from CleanModelLoader, maybe merged (_policy)
+            trainer = DPOTrainer(
                 model=policy,
                 args=args,
                 train_dataset=common.load_text_dataset(dataset_path, DPO_COLUMNS, model.tokenizer),
                 processing_class=model.tokenizer,
                 peft_config=peft_config,
             )
+        return use_stage_console(trainer, self.name, show=self.settings.progress)
 
     def train(self, model: Any, dataset_path: Path, output_dir: Path) -> TrainResult:
         output_dir = Path(output_dir)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from stage1kit.loader import LoadedModel
 from stage1kit.protocols import TrainResult
 from stage1kit_trl import common
 from stage1kit_trl.batch_checks import check_sft_batch, first_batch
@@ -35,21 +36,24 @@ class TrlSFTTrainer:
     def describe(self) -> dict[str, Any]:
         return common.describe(self.name, self.dataset_kind, self.settings)
 
-    def build(self, model: Any, dataset_path: Path, output_dir: Path) -> Any:
+    def build(self, model: LoadedModel, dataset_path: Path, output_dir: Path) -> Any:
         """The configured TRL ``SFTTrainer`` (exposed so tests and users can inspect it)."""
         from trl import SFTConfig, SFTTrainer
+
+        from stage1kit_trl.progress import use_stage_console
 
         args = SFTConfig(**common.training_arguments(self.settings, output_dir), completion_only_loss=True)
         # An already-wrapped PEFT model (e.g. an adapter to continue) trains as it is.
         peft_config = None if common.is_peft(model.model) else common.lora_config(self.settings)
         with common.dataset_progress(self.settings.progress):
-            return SFTTrainer(
+            trainer = SFTTrainer(
                 model=model.model,
                 args=args,
                 train_dataset=common.load_text_dataset(dataset_path, SFT_COLUMNS, model.tokenizer),
                 processing_class=model.tokenizer,
                 peft_config=peft_config,
             )
+        return use_stage_console(trainer, self.name, show=self.settings.progress)
 
     def train(self, model: Any, dataset_path: Path, output_dir: Path) -> TrainResult:
         output_dir = Path(output_dir)

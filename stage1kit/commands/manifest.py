@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from stage1kit.manifest import ManifestError, load_manifest, verify_manifest
-from stage1kit.rundir import manifest_path_for
+from stage1kit.rundir import DATASET_STAGES, RunDir, manifest_path_for
 
 
 def resolve_manifest_path(path: Path) -> Path:
@@ -45,20 +45,52 @@ def show_command(path: Path, as_json: bool) -> None:
 @manifest_group.command("verify")
 @click.argument("path", type=click.Path(path_type=Path))
 def verify_command(path: Path) -> None:
-    """Re-hash inputs and outputs and check the verdict; exit 1 listing every problem."""
-    manifest_path = resolve_manifest_path(path)
+    """Re-hash inputs and outputs and check the verdict; exit 1 listing every problem.
+
+    PATH is a manifest, its data file, an output folder, or a whole run directory (every manifest in it).
+    """
+    manifests = run_dir_manifests(path) if is_run_dir(path) else [resolve_manifest_path(path)]
+    failed = [manifest for manifest in manifests if not _report(manifest, manifest_problems(manifest))]
+    if len(manifests) > 1:
+        click.echo(f"{len(manifests)} manifests: {len(manifests) - len(failed)} ok, {len(failed)} with problems")
+    if failed:
+        raise SystemExit(1)
+
+
+def manifest_problems(manifest_path: Path) -> list[str]:
+    """What ``verify_manifest`` finds, or, when the data matches, the reasons of a fail verdict."""
     problems = verify_manifest(manifest_path)
-    verdict: dict[str, Any] = {}
     if not problems:
         verdict = load_manifest(manifest_path)["verdict"]
         if verdict["status"] != "pass":
             problems = [f"verdict is fail: {reason}" for reason in verdict["reasons"]]
-    if problems:
-        click.echo(f"{manifest_path}: {len(problems)} problem(s)", err=True)
-        for problem in problems:
-            click.echo(f"  - {problem}", err=True)
-        raise SystemExit(1)
-    click.echo(f"{manifest_path}: ok (hashes match, verdict pass)")
+    return problems
+
+
+def _report(manifest_path: Path, problems: list[str]) -> bool:
+    """One line for the manifest (problems listed under it); True when it is ok."""
+    if not problems:
+        click.echo(f"{manifest_path}: ok (hashes match, verdict pass)")
+        return True
+    click.echo(f"{manifest_path}: {len(problems)} problem(s)", err=True)
+    for problem in problems:
+        click.echo(f"  - {problem}", err=True)
+    return False
+
+
+def is_run_dir(path: Path) -> bool:
+    """A folder holding stage manifests (``x.manifest.json``, ``stage/manifest.json``) but none of its own."""
+    return path.is_dir() and not (path / "manifest.json").exists() and bool(run_dir_manifests(path))
+
+
+def run_dir_manifests(run_dir: Path) -> list[Path]:
+    """Every manifest of a run directory, in pipeline order for the dataset stages, then by name."""
+    found = set(run_dir.glob("*.manifest.json")) | set(run_dir.glob("*/manifest.json"))
+    layout = RunDir(run_dir)
+    outputs = [layout.dataset(stage) for stage in DATASET_STAGES]
+    outputs += [layout.train_dir("sft"), layout.train_dir("dpo"), layout.eval_dir]
+    order = {manifest_path_for(output): index for index, output in enumerate(outputs)}
+    return sorted(found, key=lambda p: (order.get(p, len(order)), p.as_posix()))
 
 
 def _render(console: Any, path: Path, manifest: dict[str, Any]) -> None:

@@ -66,13 +66,15 @@ def run_pipeline(config_path: Path, start: str | None, until: str | None, *, qui
     from stage1kit.console import quiet_libraries
     from stage1kit.pipeline import Pipeline, select_stages
     from stage1kit.plugins import get_registry
+    from stage1kit.rundir_lock import RunDirLock
 
     config = load_config(config_path)
     stages = select_stages(start, until)
     with quiet_libraries(quiet):
         pipeline = Pipeline(config, get_registry(), show_progress=not quiet, echo=click.echo)
         started = time.perf_counter()
-        pipeline.run(stages)
+        with RunDirLock(config.run_dir):  # a second run on this directory refuses, naming this one
+            pipeline.run(stages)
     _print_summary(pipeline.outcomes, config.run_dir, time.perf_counter() - started)
     return config.run_dir
 
@@ -119,6 +121,7 @@ DEMO_PRETRAIN_STEPS = 60
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def demo_command(directory: Path, quiet: bool) -> None:
     """Build the tiny model, write a demo config and run the whole pipeline offline on CPU."""
+    from stage1kit.console import quiet_libraries
     from stage1kit.starter import write_starter_config
     from stage1kit.testing import build_tiny_model
 
@@ -126,8 +129,9 @@ def demo_command(directory: Path, quiet: bool) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     model_dir = directory / "tiny-model"
     if not (model_dir / "config.json").exists():
-        click.echo(f"building the tiny model in {model_dir} (offline, a few seconds) ...")
-        build_tiny_model(model_dir, seed=0, pretrain_steps=DEMO_PRETRAIN_STEPS)
+        click.echo(f"building the tiny model in {model_dir} (offline; 10 s to a minute on 2 CPU cores) ...")
+        with quiet_libraries(quiet):
+            build_tiny_model(model_dir, seed=0, pretrain_steps=DEMO_PRETRAIN_STEPS)
     config = directory / "stage1kit.toml"
     if not config.exists():
         write_starter_config(config, model="tiny-model")

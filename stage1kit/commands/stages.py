@@ -74,8 +74,9 @@ def run_one_stage(stage: Any, config: Any, quiet: bool) -> Any:
     from stage1kit.console import quiet_libraries
     from stage1kit.pipeline import Pipeline, VerdictFailed
     from stage1kit.plugins import get_registry
+    from stage1kit.rundir_lock import RunDirLock
 
-    with quiet_libraries(quiet):
+    with quiet_libraries(quiet), RunDirLock(config.run_dir):  # one run per run directory
         pipeline = Pipeline(config, get_registry(), show_progress=not quiet, echo=click.echo)
         (outcome,) = pipeline.run([stage])
     print_summary(stage, outcome)

@@ -271,11 +271,11 @@ class JsonlStage(Stage):
 
 def read_input(path: Path, fields: tuple[str, ...], producer: str) -> list[dict[str, Any]]:
     """Records of an upstream stage, each checked for ``fields``; errors say how to make them."""
-    from stage1kit.records import read_records
+    from stage1kit.records import read_input_records
 
     if not path.is_file():
         raise StageInputError(f"{path} does not exist; run `stage1kit {producer}` first")
-    records = read_records(path)
+    records = read_input_records(path)
     for number, record in enumerate(records, start=1):
         for name in fields:
             if name not in record:

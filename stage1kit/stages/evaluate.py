@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from stage1kit.prompting import training_completion, training_prompt
 from stage1kit.protocols import EvalContext
-from stage1kit.records import read_records
+from stage1kit.records import read_input_records
 from stage1kit.rundir import RunDir
 from stage1kit.stages.base import PluginUse, Stage, StageContext, StageOutcome, verdict_failures, verdict_of
 
@@ -72,7 +72,7 @@ class HeldoutSet:
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
-    return read_records(path) if path.is_file() else []
+    return read_input_records(path) if path.is_file() else []
 
 
 def _trained_keys(sft: list[dict[str, Any]]) -> tuple[set[str], set[str]]:

@@ -61,6 +61,7 @@ def test_parallel_and_serial_agree(tmp_path: Path) -> None:
 
 
 def test_importing_the_audit_loads_neither_torch_nor_libcst() -> None:
+    """Nor stage1kit's core: the audit is its own distribution."""
     code = (
         "import sys, stage1kit_audit, stage1kit_audit.cli\n"
         "heavy = [m for m in ('torch', 'transformers', 'libcst', 'stage1kit') if m in sys.modules]\n"
@@ -72,18 +73,20 @@ def test_importing_the_audit_loads_neither_torch_nor_libcst() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_a_file_the_prefilter_clears_never_loads_libcst(tmp_path: Path) -> None:
-    (tmp_path / "plain.py").write_text('"""Mentions from_pretrained only in a docstring."""\nx = 1\n')
+def test_auditing_a_file_with_findings_needs_only_the_standard_library_and_click(tmp_path: Path) -> None:
+    """The pre-commit hook's environment holds click and nothing else: analysis is CPython's ``ast``."""
+    (tmp_path / "bad.py").write_text("from transformers import AutoModel\nAutoModel.from_pretrained('gpt2')\n")
     code = (
         "import sys\nfrom pathlib import Path\nfrom stage1kit_audit import AuditConfig, audit_paths\n"
         f"root = Path({str(tmp_path)!r})\n"
         "report = audit_paths([root], config=AuditConfig(root=root), use_cache=False)\n"
-        "print(report.clean, 'libcst' in sys.modules)\n"
+        "third = sorted({m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names) - {'stage1kit_audit', '__main__'})\n"
+        "print(len(report.findings), third)\n"
     )
     audit_root = str(Path(__file__).resolve().parents[2] / "audit")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": audit_root, "PATH": ""})
-    assert out.stdout.split() == ["True", "False"]
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {audit_root!r})\n" + code],
+                         capture_output=True, text=True, check=True, env={"PATH": ""})
+    assert out.stdout.split("\n")[0] == "1 []"
 
 
 def test_audit_modules_ignores_excludes(plugin_on_path: Path) -> None:

@@ -31,7 +31,7 @@ def repo(tmp_path: Path) -> Path:
     _git(repo, "config", "user.email", "test@example.com")
     _git(repo, "config", "user.name", "test")
     (repo / "pyproject.toml").write_text("[tool.stage1kit.audit]\nloader-modules = ['loader.py']\n")
-    # The shipped hook definition, run as a local hook: its entry with the running interpreter and
+    # The published hook definition, run as a local hook: its entry with the running interpreter and
     # language: system, so nothing is downloaded; id, file types and the rest as shipped.
     hook = dict(shipped_hook())
     assert hook["entry"].startswith("python ")
@@ -69,11 +69,21 @@ def test_hook_rejects_a_violation(repo: Path) -> None:
 
 
 def shipped_hook() -> dict:
-    [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    """The hook as the stage1kit-audit hook repository (made from ``audit/``) publishes it."""
+    [hook] = yaml.safe_load((REPO / "audit" / ".pre-commit-hooks.yaml").read_text())
     return hook
 
 
 def test_shipped_hook_audits_python_and_notebooks() -> None:
     hook = shipped_hook()
     assert hook["id"] == "stage1kit-audit" and hook["entry"] == "python -m stage1kit_audit"
+    assert hook["language"] == "python"
     assert set(hook["types_or"]) == {"python", "jupyter"}
+
+
+def test_the_root_manifest_installs_nothing_and_points_at_the_hook_repository() -> None:
+    """pre-commit would ``pip install .`` the whole toolkit (6 GB) for a Python hook at the root."""
+    [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "stage1kit-audit"
+    assert hook["language"] == "fail"
+    assert "stage1kit-audit" in hook["entry"] and "docs/audit.md" in hook["entry"]

@@ -200,3 +200,57 @@ def test_verify_command_fails_on_a_failing_verdict(tmp_path):
     write(path)
     result = CliRunner().invoke(manifest_group, ["verify", str(path)])
     assert result.exit_code == 1 and "verdict is fail: contamination" in result.output
+
+
+def _twice_written(path):
+    """What two runs appending to one file leave: every record of a second pass again, ids and all."""
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    write_records_atomic(path, records + records[:1] + [{"id": "s9", "prompt": "p", "completion": " c"}] + records)
+    return path
+
+
+def test_duplicated_record_ids_fail_the_verdict_with_count_and_ids(tmp_path):
+    manifest = write(_twice_written(sft_file(tmp_path)))
+    assert manifest["verdict"]["status"] == "fail"
+    [reason] = manifest["verdict"]["reasons"]
+    assert reason.startswith("2 record id(s) occur more than once (3 extra records; first: 's0', 's1')")
+    assert manifest["qc"]["duplicate_record_ids"] == {"ids": 2, "extra_records": 3, "first": ["s0", "s1"]}
+    assert verify_manifest(manifest_path_for(tmp_path / "sft.jsonl")) == []  # the manifest is honest about it
+    result = CliRunner().invoke(manifest_group, ["verify", str(tmp_path / "sft.jsonl")])
+    assert result.exit_code == 1 and "occur more than once" in result.output
+
+
+def test_verify_catches_duplicated_ids_a_manifest_does_not_record(tmp_path):
+    """A manifest written over duplicated data without the id check (as before) must not verify."""
+    path = _twice_written(sft_file(tmp_path))
+    manifest = write(path)
+    del manifest["qc"]["duplicate_record_ids"]
+    manifest["verdict"] = {"status": "pass", "thresholds": manifest["verdict"]["thresholds"], "reasons": []}
+    manifest_path_for(path).write_text(json.dumps(manifest))
+    [problem] = verify_manifest(manifest_path_for(path))
+    assert "output sft.jsonl: 2 record id(s) occur more than once (3 extra records): 's0' x3, 's1' x2" in problem
+    assert "which the manifest does not record" in problem
+
+
+def test_verify_a_whole_run_directory(tmp_path):
+    run = tmp_path / "run"
+    write(sft_file(run))
+    adapter = run / "train-sft"
+    adapter.mkdir()
+    (adapter / "adapter_model.safetensors").write_bytes(b"weights")
+    write_manifest("train-sft", adapter, inputs=[run / "sft.jsonl"], config={"stage": "train-sft"}, model=MODEL, audit=CLEAN)
+    runner = CliRunner()
+    ok = runner.invoke(manifest_group, ["verify", str(run)])
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.splitlines() == [
+        f"{run / 'sft.manifest.json'}: ok (hashes match, verdict pass)",
+        f"{run / 'train-sft' / 'manifest.json'}: ok (hashes match, verdict pass)",
+        "2 manifests: 2 ok, 0 with problems",
+    ]
+    (adapter / "adapter_model.safetensors").write_bytes(b"other weights")
+    failed = runner.invoke(manifest_group, ["verify", str(run)])
+    assert failed.exit_code == 1
+    assert f"{run / 'sft.manifest.json'}: ok" in failed.output  # every manifest is still checked and reported
+    assert f"{run / 'train-sft' / 'manifest.json'}: 1 problem(s)" in failed.output
+    assert "file adapter_model.safetensors changed" in failed.output
+    assert "2 manifests: 1 ok, 1 with problems" in failed.output

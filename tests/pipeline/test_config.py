@@ -82,7 +82,7 @@ def test_run_refuses_unknown_plugin_before_loading_anything(config_path, edit):
     ("old", "new", "where", "why"),
     [
         ("generator_settings = {  }", "generator_settings = { bogus_knob = 1 }", "[instructions] generator_settings", "'bogus_knob'"),
-        ("options = {  }", "options = { bogus = 1 }", "[train.sft] trainer", "'bogus'"),
+        ("max_steps = 8", "max_steps = 8\nbogus = 1", "[train.sft] trainer", "unknown key 'bogus'"),
         ("max_steps = 8", "max_steps = 0", "[train.sft] trainer", "max_steps must be positive, got 0"),
         ("miner_settings = {  }", "miner_settings = { truncated = { nope = 1 } }", "[pairs] miner_settings", "'nope'"),
     ],
@@ -96,10 +96,10 @@ def test_plugin_settings_are_checked_before_any_stage_starts(config_path, edit, 
 
 
 def test_doctor_reports_a_setting_the_trainer_rejects(config_path, edit):
-    edit(config_path, "options = {  }", "options = { bogus = 1 }")
+    edit(config_path, "max_steps = 8", "max_steps = 8\nlora_r = \"big\"")
     result = CliRunner().invoke(cli, ["doctor", str(config_path)])
     assert result.exit_code == 1
-    assert "[train.sft] trainer:" in result.output and "'bogus'" in result.output
+    assert "[train.sft] trainer:" in result.output and "lora_r: expected int, got str 'big'" in result.output
 
 
 def test_missing_user_code_is_a_config_problem(config_path, edit):

@@ -163,3 +163,13 @@ def test_gate_report_is_json_for_the_training_manifest(gated_run, base_model):
     report = gate(gated_run, base_model)
     data = json.loads(json.dumps(report.to_dict()))
     assert data["passed"] is True and data["records"] == 6
+
+
+def test_duplicated_record_ids_are_refused_naming_file_and_ids(gated_run, base_model, base_provenance):
+    records = sft_records(str(base_model))
+    write_dataset(gated_run, "sft", records + records[:2], model=base_provenance)  # two runs into one directory
+    failed, message = refusal(gated_run, base_model)
+    assert "unique record ids" in failed
+    assert f"{gated_run.dataset('sft')}: 2 record id(s) occur more than once" in message
+    assert f"{records[0]['id']!r} x2, {records[1]['id']!r} x2" in message
+    assert "fix: two runs wrote into this run directory at once" in message

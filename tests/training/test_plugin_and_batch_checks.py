@@ -78,3 +78,17 @@ def test_chat_marker_reaching_the_tokenizer_fails_dpo(base_model, tmp_path):
     loaded = CleanModelLoader(base_model).load()
     with pytest.raises(BatchCheckError, match=r"pair 1 \(rejected\): chat markers \['\[INST\]', '\[/INST\]'\]"):
         make_dpo_trainer(**TINY).train(loaded, data, tmp_path / "out")
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_training_draws_a_rich_bar_or_nothing_never_tqdm_or_raw_log_dicts(gated_run, base_model, tmp_path, progress):
+    from transformers import PrinterCallback, ProgressCallback
+
+    from stage1kit_trl.plugin import make_sft_trainer
+    from stage1kit_trl.progress import RichTrainingProgress
+
+    loaded = CleanModelLoader(base_model).load()
+    trainer = make_sft_trainer(**(TINY | {"progress": progress})).build(loaded, gated_run.dataset("sft"), tmp_path / "out")
+    kinds = {type(callback) for callback in trainer.callback_handler.callbacks}
+    assert not kinds & {PrinterCallback, ProgressCallback}  # tqdm bars, and `{'loss': ...}` printed to stdout
+    assert (RichTrainingProgress in kinds) is progress

@@ -7,10 +7,9 @@ finding of the rule and ``INVALID`` snippets at least one; the test-suite runs t
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
-
-import libcst as cst
 
 if TYPE_CHECKING:
     from ..config import AuditConfig
@@ -29,7 +28,7 @@ class Rule:
     INVALID: ClassVar[list[str]] = []
 
     def __init__(
-        self, resolver: Resolver, config: AuditConfig, record: Callable[[cst.CSTNode, str, str], None]
+        self, resolver: Resolver, config: AuditConfig, record: Callable[[ast.AST, str, str], None]
     ) -> None:
         self.resolver = resolver
         self.config = config
@@ -40,17 +39,18 @@ class Rule:
         """Whether the rule has anything to check under ``config``."""
         return True
 
-    def report(self, node: cst.CSTNode, message: str) -> None:
+    def report(self, node: ast.AST, message: str) -> None:
         self._record(node, self.code, message)
 
-    # Hooks (all optional): on_call(Call), on_attribute(Attribute, store), on_name(Name),
-    # on_dict(Dict), on_sequence(List|Tuple|Set), on_subscript(Subscript, store),
-    # on_string(SimpleString), on_import(node, dotted_names).
+    # Hooks (all optional), on ``ast`` nodes: on_call(Call), on_attribute(Attribute, store),
+    # on_name(Name), on_dict(Dict), on_sequence(List|Tuple|Set), on_subscript(Subscript, store),
+    # on_string(Constant str), on_import(node, dotted_names), on_boolean(expr read as a truth
+    # value), on_bound(value of ``name = value``).
 
 
-def keyword_args(call: cst.Call) -> dict[str, cst.Arg]:
-    return {a.keyword.value: a for a in call.args if a.keyword is not None}
+def keyword_args(call: ast.Call) -> dict[str, ast.keyword]:
+    return {k.arg: k for k in call.keywords if k.arg is not None}
 
 
-def positional_args(call: cst.Call) -> list[cst.Arg]:
-    return [a for a in call.args if a.keyword is None and not a.star]
+def positional_args(call: ast.Call) -> list[ast.expr]:
+    return [a for a in call.args if not isinstance(a, ast.Starred)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import libcst as cst
+import ast
 
 from ..resolver import TRUE_LITERAL, Resolver, string_value
 from .base import Rule
@@ -10,7 +10,7 @@ from .base import Rule
 INSTEAD = "remote code can install its own template and tokenizer; use a model that loads without it"
 
 
-def _is_true(resolver: Resolver, node: cst.BaseExpression) -> bool:
+def _is_true(resolver: Resolver, node: ast.AST) -> bool:
     """``True``, or a name bound to it (``TRUST = True``)."""
     return TRUE_LITERAL in resolver.resolve(node)
 
@@ -33,16 +33,12 @@ class TrustRemoteCode(Rule):
         "TRUST = True\nmodel = load(name, trust_remote_code=TRUST)",
     ]
 
-    def on_call(self, node: cst.Call) -> None:
-        for arg in node.args:
-            if arg.keyword is not None and arg.keyword.value == "trust_remote_code" and _is_true(self.resolver, arg.value):
-                self.report(arg, f"`trust_remote_code=True`: {INSTEAD}")
+    def on_call(self, node: ast.Call) -> None:
+        for keyword in node.keywords:
+            if keyword.arg == "trust_remote_code" and _is_true(self.resolver, keyword.value):
+                self.report(keyword, f"`trust_remote_code=True`: {INSTEAD}")
 
-    def on_dict(self, node: cst.Dict) -> None:
-        for element in node.elements:
-            if (
-                isinstance(element, cst.DictElement)
-                and string_value(element.key) == "trust_remote_code"
-                and _is_true(self.resolver, element.value)
-            ):
-                self.report(element, f"`'trust_remote_code': True`: {INSTEAD}")
+    def on_dict(self, node: ast.Dict) -> None:
+        for key, value in zip(node.keys, node.values, strict=True):
+            if key is not None and string_value(key) == "trust_remote_code" and _is_true(self.resolver, value):
+                self.report(key, f"`'trust_remote_code': True`: {INSTEAD}")

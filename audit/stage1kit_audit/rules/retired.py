@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import ast
 from functools import cached_property
-
-import libcst as cst
 
 from ..config import AuditConfig
 from ..resolver import string_value
@@ -55,7 +54,7 @@ class RetiredComponent(Rule):
             "run the registered stage1kit plugin that replaced it instead"
         )
 
-    def on_string(self, node: cst.SimpleString) -> None:
+    def on_string(self, node: ast.Constant) -> None:
         text = string_value(node)
         if text is None:
             return
@@ -64,7 +63,7 @@ class RetiredComponent(Rule):
                 self.report(node, self._message(entry))
                 return
 
-    def on_import(self, node: cst.Import | cst.ImportFrom, names: list[str]) -> None:
+    def on_import(self, node: ast.Import | ast.ImportFrom, names: list[str]) -> None:
         for name in names:
             for module, entry in self._needles[1]:
                 if name == module or name.startswith(module + "."):
