@@ -115,7 +115,7 @@ class Registration:
         cls = self.settings_class()
         if cls is not None:
             try:
-                build_settings(cls, settings, f"{self.kind[:-1].replace('_', ' ')} '{self.name}' settings")
+                build_settings(cls, settings, f"{self.kind[:-1].replace('_', ' ')} '{self.name}' rejected its settings")
             except SettingsError as exc:
                 raise PluginError(str(exc)) from None
         try:

@@ -99,7 +99,8 @@ def build_settings(cls: type, table: dict[str, Any], where: str) -> Any:
         if key not in known:
             raise SettingsError(f"{where}: unknown key '{key}'; known keys: {', '.join(sorted(known))}")
         if not type_ok(value, hints.get(key, Any)):
-            raise SettingsError(f"{where}.{key}: expected {type_name(hints.get(key))}, got {type(value).__name__} {value!r}")
+            at = f"{where}.{key}" if where.endswith("]") else f"{where}: {key}"  # [table].key, or a plugin's key
+            raise SettingsError(f"{at}: expected {type_name(hints.get(key))}, got {type(value).__name__} {value!r}")
     try:
         return cls(**table)
     except (ValueError, TypeError) as exc:  # a settings class that checks its values in __post_init__

@@ -66,7 +66,7 @@ def build_config(stage: Any, params: dict[str, Any], **other_stages: Any) -> Any
     except SettingsError as exc:
         raise ConfigError(str(exc)) from None
     run = RunSettings(dir=str(Path(params.pop("run_dir")).resolve()), user_code=[str(Path(p).resolve()) for p in params.pop("user_code")])
-    return default_config(Path.cwd() / "(command line)", run=run, **tables, **other_stages)
+    return default_config(Path("command-line options"), run=run, **tables, **other_stages)
 
 
 def run_one_stage(stage: Any, config: Any, quiet: bool) -> Any:
