@@ -71,7 +71,6 @@ class TrlDPOTrainer:
             precompute_ref_log_probs=self.settings.full,
         )
         with common.dataset_progress(self.settings.progress):
-            # stage1kit: allow[SK100] reason: policy is the engine's LoadedModel.model from CleanModelLoader, maybe merged (_policy)
             trainer = DPOTrainer(
                 model=policy,
                 args=args,

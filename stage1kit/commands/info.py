@@ -131,7 +131,8 @@ def model_status(config: Any) -> tuple[list[str], list[str]]:
         report = access.loader(device=None).inspect()
     except Stage1kitError as exc:
         return [], [f"model: {exc}"]
-    lengths = [(kind, getattr(config.stages.get(f"train-{kind}"), "max_length", None)) for kind in ("sft", "dpo")]
+    trainers = {kind: getattr(config.stages.get(f"train-{kind}"), "trainer_settings", None) or {} for kind in ("sft", "dpo")}
+    lengths = [(kind, settings.get("max_length")) for kind, settings in trainers.items()]
     too_long = [f"[train.{kind}] max_length = {n} exceeds the model's context length {report.context_length}"
                 for kind, n in lengths if isinstance(n, int) and not report.fits(n)]
     return [f"model {line}" if i else line for i, line in enumerate(report.lines())], too_long
