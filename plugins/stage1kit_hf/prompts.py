@@ -8,12 +8,11 @@ provenance so a changed prompt is visible in the data.
 
 from __future__ import annotations
 
-from stage1kit.errors import Stage1kitError
+from stage1kit import Stage1kitError, training_prompt
 import hashlib
 import re
 from collections.abc import Iterable
 
-from stage1kit.prompting import training_prompt
 
 #: Pointwise instruction quality: the critic reads P(" Yes") against P(" No") after it.
 INSTRUCTION_JUDGE_TEMPLATE = """\

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from stage1kit.records import atomic_write_text, read_input_records
+from stage1kit import atomic_write_text, read_input_records
 from stage1kit_trl.config import TrainingSettings
 
 PLUGIN = "stage1kit_trl"
