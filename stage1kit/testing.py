@@ -1,21 +1,21 @@
-"""Tiny offline models for stage1kit's tests and for plugin authors' tests.
+"""Helpers for stage1kit's tests and for plugin authors' tests, all offline.
 
-:func:`build_tiny_model` writes a real checkpoint — a small Llama-architecture model and a byte-level
-BPE tokenizer trained on a few lines — into a directory in a few seconds, deterministically by seed,
-with no network. ``CleanModelLoader`` loads it exactly as it loads a hub model, so tests exercise the
-real code paths. ``chat_template=...`` ships a template the way chat checkpoints do (in
-``tokenizer_config.json`` and as ``chat_template.jinja``) so the loader's stripping can be tested.
-``pretrain_steps`` fits the random model to the built-in corpus for a few seconds, so that
-generation produces word-like text (the demo uses it); tests that only need shapes leave it at 0.
+:func:`build_tiny_model` writes the built-in tiny checkpoint (:mod:`stage1kit.tiny_model`), and with
+``chat_template=...`` ships a template the way chat checkpoints do, so the loader's stripping can be
+tested; the rest doctor tokenizers in the ways the loader must refuse, and install a plugin as a real
+distribution. The family kit (:mod:`stage1kit.testing_families`) reproduces real base families.
 """
 
 from __future__ import annotations
 
 import json
-from importlib import resources
 from pathlib import Path
+from typing import Any
 
-BOS, EOS = "<s>", "</s>"
+from stage1kit import tiny_model
+from stage1kit.tiny_model import BOS, EOS, build_tiny_tokenizer, pretrain, tiny_corpus
+
+__all__ = ["BOS", "EOS", "CHATML_TEMPLATE", "build_tiny_model", "build_tiny_tokenizer", "pretrain", "tiny_corpus"]
 
 #: A template in the style chat checkpoints ship. Tests use it to prove the loader strips it.
 CHATML_TEMPLATE = (
@@ -24,99 +24,10 @@ CHATML_TEMPLATE = (
 )
 
 
-def tiny_corpus() -> list[str]:
-    """The built-in lines the tiny tokenizer and the demo model are trained on."""
-    text = resources.files("stage1kit").joinpath("data/tiny_corpus.txt").read_text(encoding="utf-8")
-    return [line for line in text.splitlines() if line.strip()]
-
-
-def build_tiny_tokenizer(corpus: list[str] | None = None, vocab_size: int = 512):
-    """A byte-level BPE tokenizer (Llama-style: BOS prepended, EOS not) trained on ``corpus``."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    lines = corpus if corpus is not None else tiny_corpus()
-    core = Tokenizer(models.BPE())
-    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    core.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=[BOS, EOS],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    core.train_from_iterator(lines, trainer=trainer)
-    core.post_processor = processors.TemplateProcessing(
-        single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, core.token_to_id(BOS))]
-    )
-    return PreTrainedTokenizerFast(tokenizer_object=core, bos_token=BOS, eos_token=EOS, model_max_length=512)
-
-
-def pretrain(model, tokenizer, corpus: list[str], steps: int, seed: int, lr: float = 3e-3) -> None:
-    """Fit a tiny model to the corpus (full-batch AdamW) so it writes word-like text, closing with EOS."""
-    import torch
-
-    from stage1kit.encoding import encode_data
-
-    torch.manual_seed(seed)
-    ids = [seq + [tokenizer.eos_token_id] for seq in encode_data(tokenizer, corpus, bos=True)]
-    width = max(map(len, ids))
-    batch = torch.full((len(ids), width), tokenizer.eos_token_id)
-    mask = torch.zeros_like(batch)
-    for row, seq in enumerate(ids):
-        batch[row, : len(seq)] = torch.tensor(seq)
-        mask[row, : len(seq)] = 1
-    labels = batch.masked_fill(mask == 0, -100)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
-    model.train()
-    for _ in range(steps):
-        loss = model(input_ids=batch, attention_mask=mask, labels=labels).loss
-        loss.backward()
-        optimiser.step()
-        optimiser.zero_grad()
-    model.eval()
-
-
-def build_tiny_model(
-    path: str | Path,
-    seed: int = 0,
-    chat_template: str | None = None,
-    *,
-    pretrain_steps: int = 0,
-    hidden_size: int = 64,
-    num_layers: int = 2,
-    vocab_size: int = 512,
-) -> Path:
-    """Write a tiny Llama checkpoint and tokenizer to ``path`` and return the path.
-
-    Deterministic for a given ``seed``. With ``chat_template`` the checkpoint ships that template
-    in ``tokenizer_config.json`` and in ``chat_template.jinja``, as chat models do.
-    """
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    out = Path(path)
-    out.mkdir(parents=True, exist_ok=True)
-    corpus = tiny_corpus()
-    tokenizer = build_tiny_tokenizer(corpus, vocab_size=vocab_size)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden_size,
-        intermediate_size=hidden_size * 2,
-        num_hidden_layers=num_layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=True,
-    )
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    if pretrain_steps:
-        pretrain(model, tokenizer, corpus, pretrain_steps, seed)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+def build_tiny_model(path: str | Path, seed: int = 0, chat_template: str | None = None, **options: Any) -> Path:
+    """:func:`stage1kit.tiny_model.build_tiny_model`, optionally shipping ``chat_template`` (in
+    ``tokenizer_config.json`` and ``chat_template.jinja``, as chat checkpoints do)."""
+    out = tiny_model.build_tiny_model(path, seed, **options)
     if chat_template is not None:
         ship_chat_template(out, chat_template)
     return out

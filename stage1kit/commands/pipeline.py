@@ -101,7 +101,7 @@ def init_command(config: Path, model: str | None, force: bool) -> None:
         raise click.ClickException(f"{config} exists; pass --force to overwrite it")
     small = model is None
     if model is None:
-        from stage1kit.testing import build_tiny_model
+        from stage1kit.tiny_model import build_tiny_model
 
         model_dir = config.parent / "tiny-model"
         if not model_dir.exists():
@@ -123,7 +123,7 @@ def demo_command(directory: Path, quiet: bool) -> None:
     """Build the tiny model, write a demo config and run the whole pipeline offline on CPU."""
     from stage1kit.console import quiet_libraries
     from stage1kit.starter import write_starter_config
-    from stage1kit.testing import build_tiny_model
+    from stage1kit.tiny_model import build_tiny_model
 
     started = time.perf_counter()
     directory.mkdir(parents=True, exist_ok=True)
