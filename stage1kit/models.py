@@ -86,14 +86,15 @@ class ModelAccess:
             return self.loader(adapter=folder).load()
         return self.loader(folder).load()
 
-    def preflight(self) -> None:
+    def preflight(self) -> Any:
         """Open the model's config and tokenizer (no weights) so a bad folder or hub id fails
-        before any stage touches its outputs."""
+        before any stage touches its outputs; returns the loader's family report (None when the
+        base model is already loaded)."""
         if self._base is not None:
-            return
+            return None
         from stage1kit.loader import LoaderError
 
         looks_local = self.settings.id.startswith((".", "/", "~")) or Path(self.model_id).exists()
         if looks_local and not Path(self.model_id).is_dir():
             raise LoaderError(f"[model] id = {self.settings.id!r}: no checkpoint folder at {self.model_id}")
-        self.loader(device=None).preflight()
+        return self.loader(device=None).preflight()

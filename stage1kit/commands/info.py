@@ -127,8 +127,7 @@ def model_status(config: Any) -> tuple[list[str], list[str]]:
 
     access = ModelAccess(config.model, config.model_id)
     try:
-        access.preflight()
-        report = access.loader(device=None).inspect()
+        report = access.preflight()
     except Stage1kitError as exc:
         return [], [f"model: {exc}"]
     trainers = {kind: getattr(config.stages.get(f"train-{kind}"), "trainer_settings", None) or {} for kind in ("sft", "dpo")}
