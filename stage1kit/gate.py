@@ -28,7 +28,7 @@ from typing import Any
 
 from stage1kit.chat_markers import find_markers
 from stage1kit.hashing import file_sha256
-from stage1kit.manifest import qc_value
+from stage1kit.manifest import qc_value, verdict_of, verdict_reasons
 from stage1kit.record_ids import duplicate_ids_in
 from stage1kit.records import RecordError, iter_records
 from stage1kit.rundir import manifest_path_for
@@ -120,20 +120,6 @@ class GateReport:
 
 
 
-def _verdict(manifest: Mapping[str, Any]) -> tuple[str, list[str]]:
-    """(status, reasons) from the manifest's verdict, whichever spelling the schema uses."""
-    verdict = manifest.get("verdict")
-    if isinstance(verdict, str):
-        return verdict, []
-    if isinstance(verdict, Mapping):
-        status = verdict.get("status", verdict.get("verdict", verdict.get("result")))
-        if isinstance(verdict.get("passed"), bool) and status is None:
-            status = "pass" if verdict["passed"] else "fail"
-        reasons = verdict.get("reasons") or verdict.get("failures") or []
-        return str(status), [str(r) for r in reasons]
-    return "missing", []
-
-
 def _same_model(a: str, b: str) -> bool:
     if a == b:
         return True
@@ -167,7 +153,7 @@ def _check_manifest(report: GateReport) -> dict[str, Any] | None:
         report.add("manifest valid", False, str(exc), "rebuild the dataset with its stage; do not edit manifests by hand")
         return None
     report.add("manifest valid", True, f"{report.manifest_path} validates against the schema")
-    status, reasons = _verdict(manifest)
+    status, reasons = verdict_of(manifest) or "missing", verdict_reasons(manifest)
     report.add(
         "verdict pass",
         status == "pass",

@@ -258,6 +258,18 @@ def judge_verdict(
     return {"status": "fail" if reasons else "pass", "thresholds": dict(thresholds), "reasons": reasons}
 
 
+def verdict_of(manifest: Mapping[str, Any] | None) -> str | None:
+    """A manifest's verdict status, ``"pass"`` or ``"fail"``; None for no manifest."""
+    verdict = (manifest or {}).get("verdict")
+    return verdict.get("status") if isinstance(verdict, Mapping) else None
+
+
+def verdict_reasons(manifest: Mapping[str, Any] | None) -> list[str]:
+    """The failed checks a manifest's verdict lists ([] when it passed)."""
+    verdict = (manifest or {}).get("verdict")
+    return [str(r) for r in verdict.get("reasons", [])] if isinstance(verdict, Mapping) else []
+
+
 # --------------------------------------------------------------------------- schema
 
 

@@ -150,7 +150,7 @@ def skipped_outcome(stage: Stage, run_dir: Any) -> StageOutcome:
     """The outcome of an up-to-date stage, with its figures read back from its manifests."""
     from stage1kit.manifest import load_manifest
     from stage1kit.rundir import manifest_path_for
-    from stage1kit.stages.base import verdict_failures, verdict_of
+    from stage1kit.manifest import verdict_of, verdict_reasons
 
     outputs = stage.output_paths(run_dir)
     outcome = StageOutcome(stage=stage.name, skipped=True, outputs=outputs)
@@ -159,7 +159,7 @@ def skipped_outcome(stage: Stage, run_dir: Any) -> StageOutcome:
         manifest = load_manifest(manifest_path_for(output))
         outcome.records_out += sum(e.get("records") or 0 for e in manifest["outputs"])
         verdicts.add(verdict_of(manifest))
-        outcome.failures += verdict_failures(manifest)
+        outcome.failures += verdict_reasons(manifest)
         qc = manifest.get("qc") or {}
         # the summary shows a skipped stage's QC figures as it showed them when the stage ran
         outcome.stats |= {name: qc} if len(outputs) > 1 else qc

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from stage1kit.manifest import verdict_of
 from stage1kit.records import atomic_write_text
 
 from stage1kit.report import plots, runstats
@@ -174,22 +175,12 @@ def _image(plots_drawn: dict[str, str], name: str) -> str:
     return f"\n![{name}]({plots_drawn[name]})\n" if name in plots_drawn else "\n(no plot: see Missing)\n"
 
 
-def _verdict(value: Any) -> str:
-    if value is None:
-        return "no manifest verdict"
-    if isinstance(value, dict):
-        for key in ("status", "result", "passed", "pass"):
-            if key in value:
-                return str(value[key])
-        return json.dumps(value)[:80]
-    return _fmt(value)
-
 
 def _qc(qc: dict[str, Any], drawn: dict[str, str]) -> str:
     text = "## QC across the run\n\n### Stages\n\n"
     text += _table(
         ["stage", "records", "counted from", "verdict"],
-        [[stage, s["records"], s["records_source"], _verdict(s["verdict"])] for stage, s in qc["stages"].items()],
+        [[stage, s["records"], s["records_source"], verdict_of(s) or "no manifest verdict"] for stage, s in qc["stages"].items()],
     )
     text += "\n### Acceptance funnel\n\n"
     text += _table(["step", "count", "source"], [[s["step"], s["count"], s["source"]] for s in qc["funnel"]])

@@ -190,19 +190,6 @@ def replace_output(staged: Path, output: Path) -> None:
     os.replace(staged, output)
 
 
-def verdict_failures(manifest: dict[str, Any] | None) -> list[str]:
-    verdict = (manifest or {}).get("verdict") or {}
-    return list(verdict.get("reasons", [])) if isinstance(verdict, dict) else []
-
-
-def verdict_of(manifest: dict[str, Any] | None) -> str | None:
-    """'pass' / 'fail' from a manifest."""
-    verdict = (manifest or {}).get("verdict")
-    if isinstance(verdict, dict):
-        return verdict.get("status")
-    return verdict if isinstance(verdict, str) else None
-
-
 @dataclass
 class Produced:
     """What a JSONL stage's own work reports to the shared part."""
@@ -226,7 +213,7 @@ class JsonlStage(Stage):
         raise NotImplementedError
 
     def run(self, ctx: StageContext, settings: Any) -> StageOutcome:
-        from stage1kit.manifest import write_manifest
+        from stage1kit.manifest import verdict_of, verdict_reasons, write_manifest
         from stage1kit.records import RecordWriter, read_records
         from stage1kit.resume import finish_output, start_output
 
@@ -262,7 +249,7 @@ class JsonlStage(Stage):
             outputs=[output],
             stats=qc,
             verdict=verdict_of(manifest),
-            failures=verdict_failures(manifest),
+            failures=verdict_reasons(manifest),
         )
 
 

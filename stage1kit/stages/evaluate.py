@@ -25,7 +25,8 @@ from stage1kit.prompting import training_completion, training_prompt
 from stage1kit.protocols import EvalContext
 from stage1kit.records import read_input_records
 from stage1kit.rundir import RunDir
-from stage1kit.stages.base import PluginUse, Stage, StageContext, StageOutcome, verdict_failures, verdict_of
+from stage1kit.manifest import verdict_of, verdict_reasons
+from stage1kit.stages.base import PluginUse, Stage, StageContext, StageOutcome
 
 if TYPE_CHECKING:
     from stage1kit.loader import LoadedModel
@@ -255,7 +256,7 @@ class EvaluateStage(Stage):
             outputs=[run.eval_dir],
             stats=_headline(sections),
             verdict=verdict_of(manifest),
-            failures=verdict_failures(manifest),
+            failures=verdict_reasons(manifest),
         )
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from stage1kit import selection
 from stage1kit.prompting import training_completion, training_prompt
 from stage1kit.protocols import MiningTask, Negative, PairQuery, PairVerdict
+from stage1kit.manifest import verdict_of, verdict_reasons
 from stage1kit.records import write_records_atomic
 from stage1kit.rundir import RunDir
 from stage1kit.stages.base import (
@@ -34,8 +35,6 @@ from stage1kit.stages.base import (
     read_input,
     replace_output,
     staging_path,
-    verdict_failures,
-    verdict_of,
 )
 
 if TYPE_CHECKING:
@@ -480,7 +479,7 @@ class PairsStage(Stage):
             outputs=[sft_path, dpo_path],
             stats={"sft": sft_stats, "dpo": dpo_stats, "verdicts": verdicts},
             verdict="pass" if set(verdicts.values()) == {"pass"} else "fail",
-            failures=[f"{kind}: {reason}" for kind, m in manifests.items() for reason in verdict_failures(m)],
+            failures=[f"{kind}: {reason}" for kind, m in manifests.items() for reason in verdict_reasons(m)],
         )
 
 
