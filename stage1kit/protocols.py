@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from stage1kit.loader import LoadedModel
+    from stage1kit.prompting import PromptFormat
 
 # --------------------------------------------------------------------------- critic
 
@@ -151,8 +152,13 @@ class ResponseGenerator(Protocol):
         seed: int,
         done: Collection[str] = frozenset(),
         progress: Progress | None = None,
+        prompt_format: "PromptFormat | None" = None,
     ) -> GenerationStats:
         """Write one record per instruction with its k candidates.
+
+        ``prompt_format`` is the run's one prompt format (``[prompt]``): the prompt a candidate answers
+        must end in exactly ``prompt_format.prompt(instruction)`` (a few-shot header before it is
+        fine), and sampling stops at ``prompt_format.stop``, so what is judged is what is trained.
 
         ``instructions`` is always the full list; ``done`` holds the ids of instructions an
         interrupted run already answered, which must not be written again. Seeding batches by their

@@ -60,6 +60,23 @@ class CriticSettings:
     )
 
 
+@dataclass
+class PromptSettings:
+    """``[prompt]``: the one prompt format responses are sampled under, the critic's judged answers
+    answer, SFT/DPO records and ``heldout.jsonl`` hold, and evaluators ask (see :mod:`stage1kit.prompting`)."""
+
+    template: str = field(default="Query: {instruction}\nAnswer:", metadata=_help("the prompt, with {instruction} once where the instruction goes"))
+    separator: str = field(default=" ", metadata=_help("text between the prompt and the answer (the completion's leading separator)"))
+    stop: list[str] | None = field(
+        default=None, metadata=_help("stop strings of answers (default: a newline, then the template's text before {instruction})")
+    )
+
+    def __post_init__(self) -> None:
+        from stage1kit.prompting import PromptFormat
+
+        PromptFormat.from_settings(self)  # the format's own checks, with the key they name
+
+
 # --------------------------------------------------------------------------- validation
 
 

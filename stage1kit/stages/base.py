@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from stage1kit.config import PipelineConfig
     from stage1kit.models import ModelAccess
     from stage1kit.plugins import Registry
+    from stage1kit.prompting import PromptFormat
 
 
 class StageInputError(Stage1kitError):
@@ -86,6 +87,12 @@ class StageContext:
     def base_model(self) -> Any:
         return self.models.base()
 
+    def prompt_format(self) -> "PromptFormat":
+        """The run's one prompt format (``[prompt]``): sampling, judging, training and evaluation use it."""
+        from stage1kit.prompting import PromptFormat
+
+        return PromptFormat.from_settings(self.config.prompt)
+
     def critic(self) -> Any:
         """The one critic every judging stage uses, built from ``[critic]``."""
         critic = self.config.critic
@@ -118,6 +125,8 @@ class Stage:
     outputs: ClassVar[tuple[str, ...]] = ()
     #: whether it judges with the ``[critic]`` (its cache key then covers the critic settings)
     uses_critic: ClassVar[bool] = False
+    #: whether its output depends on the ``[prompt]`` format (its cache key then covers it)
+    uses_prompt: ClassVar[bool] = False
     #: QC keys the stand-alone command's summary shows
     summary_keys: ClassVar[tuple[str, ...]] = ()
 
@@ -152,6 +161,8 @@ class Stage:
         }
         if self.uses_critic:
             key["critic"] = dataclasses.asdict(config.critic)
+        if self.uses_prompt:
+            key["prompt"] = dataclasses.asdict(config.prompt)
         return key
 
     def input_paths(self, run_dir: RunDir) -> list[Path]:
