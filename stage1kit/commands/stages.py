@@ -114,6 +114,8 @@ def print_summary(stage: Any, outcome: Any) -> None:
     console.print(table)
     for note in stats.get("notes", []) if isinstance(stats.get("notes"), list) else []:
         console.print(f"note: {escape(str(note))}")
+    for warning in outcome.warnings:
+        console.print(f"[bold yellow]warning[/]: {escape(warning)}", soft_wrap=True)
     state = "up to date, skipped" if outcome.skipped else f"{outcome.seconds:.1f}s"
     where = ", ".join(str(path) for path in outcome.outputs)
     console.print(f"{stage.name}: {outcome.records_in} records in, verdict {outcome.verdict or '-'} ({state}); outputs and manifests: {where}", soft_wrap=True)

@@ -55,6 +55,8 @@ class StageOutcome:
     verdict: str | None = None
     #: the failed checks of a "fail" verdict, from the manifest(s)
     failures: list[str] = field(default_factory=list)
+    #: what the user must know although the verdict may pass (the manifests' ``warnings``)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,10 @@ class JsonlStage(Stage):
     def qc(self, records: list[dict[str, Any]], produced: Produced, settings: Any) -> dict[str, Any]:
         raise NotImplementedError
 
+    def warnings(self, qc: dict[str, Any], settings: Any) -> list[str]:
+        """What the user must know about this output although its verdict may pass (none by default)."""
+        return []
+
     def run(self, ctx: StageContext, settings: Any) -> StageOutcome:
         from stage1kit.manifest import write_manifest
         from stage1kit.records import RecordWriter, read_records
@@ -263,6 +269,7 @@ class JsonlStage(Stage):
             thresholds=settings.thresholds,
             audit=ctx.audit,
             text_fields=self.text_fields,
+            warnings=self.warnings(qc, settings),
         )
         finish_output(staged)
         return StageOutcome(
@@ -274,6 +281,7 @@ class JsonlStage(Stage):
             stats=qc,
             verdict=verdict_of(manifest),
             failures=verdict_failures(manifest),
+            warnings=list(manifest.get("warnings", [])),
         )
 
 

@@ -159,3 +159,24 @@ def test_a_changed_prompt_format_reruns_the_stages_that_use_it(tmp_path, talking
     assert run_stage("responses", settings, **common).skipped
     assert not run_stage("responses", settings, prompt=PromptSettings(template="Q: {instruction}\nA:"), **common).skipped
     assert read_records(run.dataset("responses"))[0]["prompt"].startswith("Q: ")
+
+
+def test_an_unreachable_target_is_a_warning_in_the_manifest_and_the_run_summary(tmp_path, talking_model, registry, capsys):
+    from stage1kit.commands.pipeline import _print_summary
+
+    run = RunDir.at(tmp_path)
+    settings = InstructionsSettings(target=40, generator_settings=dict(FAST_INSTRUCTIONS, max_rounds=1))
+    outcome = run_stage("instructions", settings, run_dir=run, loaded=talking_model, registry=registry, audit=AUDIT)
+    assert outcome.verdict == "pass" and not outcome.stats["target_reached"] and outcome.stats["target_fraction"] < 1
+    [warning] = outcome.warnings
+    assert warning.startswith(f"target not reached: {outcome.stats['accepted']} of 40 instructions accepted")
+    assert json.loads(run.manifest("instructions").read_text())["warnings"] == [warning]
+    _print_summary([outcome], run.root, 1.0)
+    assert "warning (instructions): target not reached" in " ".join(capsys.readouterr().out.split())
+    # a skipped (up-to-date) stage says it again, from its manifest
+    again = run_stage("instructions", settings, run_dir=run, loaded=talking_model, registry=registry, audit=AUDIT)
+    assert again.skipped and again.warnings == [warning]
+    # and a run that must reach its target says so in its thresholds
+    strict = InstructionsSettings(target=40, generator_settings=dict(FAST_INSTRUCTIONS, max_rounds=1), thresholds={"min_target_fraction": 1.0})
+    failed = run_stage("instructions", strict, run_dir=RunDir.at(tmp_path / "strict"), loaded=talking_model, registry=registry, audit=AUDIT)
+    assert failed.verdict == "fail" and "target_fraction" in failed.failures[0]
