@@ -35,6 +35,10 @@ class TrlDPOTrainer:
 
     def __init__(self, settings: DPOSettings) -> None:
         self.settings = settings
+        if settings.options:  # TRL is imported only to check options a user gave
+            from trl import DPOConfig
+
+            common.check_options(DPOConfig, settings.options, self.name)
 
     def requirements(self) -> dict[str, float]:
         return self.settings.gate_requirements()
@@ -65,10 +69,8 @@ class TrlDPOTrainer:
 
         DPOTrainer = trainer_class()
         policy, peft_config = self._policy(model)
-        args = DPOConfig(
-            **common.training_arguments(self.settings, output_dir),
-            beta=self.settings.beta,
-            precompute_ref_log_probs=self.settings.full,
+        args = common.trl_config(
+            DPOConfig, self.settings, output_dir, self.name, beta=self.settings.beta, precompute_ref_log_probs=self.settings.full
         )
         with common.dataset_progress(self.settings.progress):
             trainer = DPOTrainer(
