@@ -44,6 +44,9 @@ DEFAULT_MODEL_LIBRARIES = (
 
 # The loader every stage1kit user may get models from, whatever the project configures.
 STAGE1KIT_LOADER = "stage1kit.loader"
+#: stage1kit's public API re-exports the handle class at the package top (``from stage1kit import
+#: LoadedModel``); it is the loader's own class under another name.
+STAGE1KIT_PUBLIC_HANDLE = "stage1kit.LoadedModel"
 
 ALWAYS_SKIPPED_DIRS = frozenset({".git", "__pycache__", ".hg", ".tox", ".nox", ".mypy_cache", ".ruff_cache"})
 

@@ -12,11 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from stage1kit.prompting import training_prompt
-from stage1kit.sampling import Completion, SamplingSettings, cut_at_stops, sample
+from stage1kit import Completion, SamplingSettings, cut_at_stops, sample, training_prompt
 
 if TYPE_CHECKING:
-    from stage1kit.loader import LoadedModel
+    from stage1kit import LoadedModel
 
 __all__ = ["DEFAULT_STOPS", "Answer", "GenerationSettings", "cut_at_stops", "generate_answers"]
 

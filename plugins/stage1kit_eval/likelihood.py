@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from stage1kit.protocols import EvalContext
+from stage1kit import EvalContext
 
 if TYPE_CHECKING:
-    from stage1kit.loader import LoadedModel
+    from stage1kit import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def score_completions(
     max_tokens_per_batch: int = 16384,
 ) -> list[CompletionScore]:
     """log P(completion | prompt) of each ``{"prompt", "completion"}`` record, batched."""
-    from stage1kit.logprobs import ScoringConfig, continuation_logprobs
+    from stage1kit import ScoringConfig, continuation_logprobs
 
     config = ScoringConfig(batch_size=batch_size, max_tokens_per_batch=max_tokens_per_batch)
     prompts = [r["prompt"] for r in records]

@@ -3,7 +3,7 @@ the evaluator modules import only the stage1kit core, and torch/matplotlib load 
 
 from __future__ import annotations
 
-from stage1kit.hookspecs import Register, hookimpl
+from stage1kit import Register, hookimpl
 
 
 @hookimpl

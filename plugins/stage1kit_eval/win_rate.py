@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from stage1kit.protocols import EvalContext, PairQuery, PairVerdict
+from stage1kit import EvalContext, PairQuery, PairVerdict
 
 from stage1kit_eval.answers import Answer, GenerationSettings, generate_answers
 

@@ -21,15 +21,20 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from stage1kit.prompting import DEFAULT_FORMAT, PromptFormat
-
-from stage1kit.loader import LoadedModel
-from stage1kit.protocols import GenerationStats, Progress, RecordSink
-from stage1kit.resume import resume_batches
-from stage1kit.stages.responses import candidate_counts
+from stage1kit import (
+    DEFAULT_FORMAT,
+    GenerationStats,
+    LoadedModel,
+    Progress,
+    PromptFormat,
+    RecordSink,
+    SamplingSettings,
+    candidate_counts,
+    resume_batches,
+    sample,
+)
 from stage1kit_hf import prompts
 from stage1kit_hf.meta import PLUGIN, plugin_version
-from stage1kit.sampling import SamplingSettings, sample
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stage1kit.hookspecs import hookimpl
+from stage1kit import hookimpl
 
 
 def make_self_instruct(**settings: Any) -> Any:

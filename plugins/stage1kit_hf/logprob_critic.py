@@ -13,10 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stage1kit.encoding import encode_data
-from stage1kit.loader import LoadedModel
-from stage1kit.logprobs import ScoringConfig, context_length, encode_prompts, option_logprobs, option_tokens
-from stage1kit.protocols import PairQuery, PairVerdict
+from stage1kit import (
+    LoadedModel,
+    PairQuery,
+    PairVerdict,
+    ScoringConfig,
+    context_length,
+    encode_data,
+    encode_prompts,
+    option_logprobs,
+    option_tokens,
+)
 from stage1kit_hf import prompts
 from stage1kit_hf.meta import PLUGIN, plugin_version
 

@@ -8,7 +8,7 @@ provenance so a changed prompt is visible in the data.
 
 from __future__ import annotations
 
-from stage1kit.errors import Stage1kitError
+from stage1kit import Stage1kitError
 import hashlib
 import re
 from collections.abc import Iterable

@@ -20,11 +20,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from stage1kit.loader import LoadedModel
-from stage1kit.protocols import Critic, GenerationStats, Progress, RecordSink
+from stage1kit import Critic, GenerationStats, LoadedModel, Progress, RecordSink, SamplingSettings, sample
 from stage1kit_hf import filters, prompts
 from stage1kit_hf.meta import PLUGIN, plugin_version
-from stage1kit.sampling import SamplingSettings, sample
 from stage1kit_hf.similarity import NearDuplicateIndex
 
 _ITEM = re.compile(r"^\s*(\d+)\s*[.)]\s*(.*)$")

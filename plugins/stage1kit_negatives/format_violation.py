@@ -14,8 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from stage1kit.hookspecs import hookimpl
-from stage1kit.protocols import MiningTask, Negative
+from stage1kit import MiningTask, Negative, hookimpl
 from stage1kit_negatives.text import describe_miner, differs, list_items, split_sentences
 
 _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}

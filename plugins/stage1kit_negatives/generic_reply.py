@@ -12,8 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from stage1kit.hookspecs import hookimpl
-from stage1kit.protocols import MiningTask, Negative
+from stage1kit import MiningTask, Negative, hookimpl
 from stage1kit_negatives.text import content_words, describe_miner, differs
 
 #: style -> replies; ``{topic}`` is filled with the instruction's main content word.

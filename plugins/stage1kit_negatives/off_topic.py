@@ -10,8 +10,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from stage1kit.hookspecs import hookimpl
-from stage1kit.protocols import MiningTask, Negative
+from stage1kit import MiningTask, Negative, hookimpl
 from stage1kit_negatives.text import describe_miner, differs, overlap
 
 

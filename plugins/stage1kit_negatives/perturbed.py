@@ -12,8 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from stage1kit.hookspecs import hookimpl
-from stage1kit.protocols import MiningTask, Negative
+from stage1kit import MiningTask, Negative, hookimpl
 from stage1kit_negatives.text import NUMBER, describe_miner, differs
 
 #: A capitalised word that does not start a sentence (a cheap proxy for a named entity).

@@ -13,10 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from stage1kit.chat_markers import find_markers
-from stage1kit.encoding import encode_data
-from stage1kit.gate import TrainingDataError
-from stage1kit.loader import special_ids
+from stage1kit import TrainingDataError, encode_data, find_markers, special_ids
 
 
 class BatchCheckError(TrainingDataError):

@@ -15,8 +15,7 @@ from typing import Any
 
 import torch
 
-from stage1kit.errors import Stage1kitError
-from stage1kit.records import atomic_write_text, read_input_records
+from stage1kit import Stage1kitError, atomic_write_text, read_input_records
 from stage1kit_trl.config import TrainingSettings
 
 #: fields older TRL releases had, and what the installed one uses instead

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from stage1kit.thresholds import click_thresholds
+from stage1kit import click_thresholds
 
 #: ``target_modules`` value meaning every linear layer except the output head (PEFT's spelling).
 ALL_LINEAR = "all-linear"

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stage1kit.protocols import TrainResult
+from stage1kit import TrainResult
 from stage1kit_trl import common
 from stage1kit_trl.batch_checks import check_dpo_batch, first_batch
 from stage1kit_trl.config import DPOSettings

@@ -12,8 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stage1kit.loader import LoadedModel
-from stage1kit.protocols import TrainResult
+from stage1kit import LoadedModel, TrainResult
 from stage1kit_trl import common
 from stage1kit_trl.batch_checks import check_sft_batch, first_batch
 from stage1kit_trl.config import SFTSettings

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stage1kit.encoding import encode_pairs
+from stage1kit import encode_pairs
 
 
 def sft_columns(tokenizer: Any, prompts: list[str], completions: list[str]) -> dict[str, list[list[int]]]:

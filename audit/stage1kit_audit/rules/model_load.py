@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 
-from ..config import STAGE1KIT_LOADER
+from ..config import STAGE1KIT_LOADER, STAGE1KIT_PUBLIC_HANDLE
 from ..resolver import LOCAL_CLASS, STRING_LITERAL, UNKNOWN, dotted, is_constant, is_string, leaf, root
 from ..vocabulary import LOAD_CALLABLES, LOAD_METHODS
 from .base import Rule, keyword_args, positional_args
@@ -58,6 +58,9 @@ class ModelLoadOutsideLoader(Rule):
         "handle = CleanModelLoader('gpt2').load()\nSFTTrainer(model=handle.model, train_dataset=ds)",
         "from stage1kit.loader import LoadedModel\nfrom trl import DPOTrainer\n"
         "def train(handle: LoadedModel, ds):\n    return DPOTrainer(model=handle.model, train_dataset=ds)",
+        # the public API's name for the same handle class
+        "from stage1kit import LoadedModel\nfrom trl import SFTTrainer\n"
+        "def train(handle: LoadedModel, ds):\n    return SFTTrainer(model=handle.model, train_dataset=ds)",
         "from transformers import AutoConfig, GenerationConfig\nfrom peft import PeftConfig\n"
         "c = AutoConfig.from_pretrained('gpt2')\ng = GenerationConfig.from_pretrained('gpt2')\n"
         "p = PeftConfig.from_pretrained('adapter')",
@@ -175,6 +178,8 @@ class ModelLoadOutsideLoader(Rule):
         """Made by a loader module. A stage1kit handle also holds strings (``handle.model_id``), so
         from ``stage1kit.loader`` only its ``.model`` (and what is derived from it) counts."""
         name = qname.lstrip(".")
+        if name == STAGE1KIT_PUBLIC_HANDLE or name.startswith((STAGE1KIT_PUBLIC_HANDLE + ".", STAGE1KIT_PUBLIC_HANDLE + "(")):
+            name = STAGE1KIT_LOADER + name[len("stage1kit"):]
         if name.startswith(STAGE1KIT_LOADER + "."):
             return _HANDLE_MODEL.search(name) is not None
         return any(name == m or name.startswith(m + ".") for m in self.config.loader_module_names)
