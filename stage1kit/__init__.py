@@ -59,6 +59,8 @@ _PUBLIC: dict[str, str] = {
     "DEFAULT_FORMAT": "stage1kit.prompting",
     "training_prompt": "stage1kit.prompting",
     "training_completion": "stage1kit.prompting",
+    # what DPO did to the chosen/rejected likelihood (trainers record it, the report reads it)
+    "likelihood_trend": "stage1kit.dpo_likelihood",
     # records, resume, data checks
     "RecordWriter": "stage1kit.records",
     "read_input_records": "stage1kit.records",

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stage1kit import TrainResult
+from stage1kit import TrainResult, likelihood_trend
 from stage1kit_trl import common
 from stage1kit_trl.batch_checks import check_dpo_batch, first_batch
 from stage1kit_trl.config import DPOSettings
@@ -100,7 +100,10 @@ class TrlDPOTrainer:
             trainer.save_model(str(output_dir))
             adapter = common.is_peft(trained)
         common.write_trainer_state(trainer, output_dir)
-        return TrainResult(output_dir=output_dir, metrics=common.final_metrics(trainer, result), adapter=adapter)
+        metrics = common.final_metrics(trainer, result)
+        # chosen/rejected log-likelihood over training: the manifest keeps it, the report warns on a fall
+        metrics["likelihood"] = likelihood_trend(trainer.state.log_history)
+        return TrainResult(output_dir=output_dir, metrics=metrics, adapter=adapter)
 
 
 def trainer_class() -> type:
