@@ -62,8 +62,11 @@ class CriticSettings:
 
 @dataclass
 class PromptSettings:
-    """``[prompt]``: the one prompt format responses are sampled under, the critic's judged answers
-    answer, SFT/DPO records and ``heldout.jsonl`` hold, and evaluators ask (see :mod:`stage1kit.prompting`)."""
+    """``[prompt]``: the one prompt format, from sampling through judging and training to evaluation.
+
+    Responses are sampled under it, judgements record it, SFT/DPO records and ``heldout.jsonl`` hold
+    it and evaluators ask it (see :mod:`stage1kit.prompting`).
+    """
 
     template: str = field(default="Query: {instruction}\nAnswer:", metadata=_help("the prompt, with {instruction} once where the instruction goes"))
     separator: str = field(default=" ", metadata=_help("text between the prompt and the answer (the completion's leading separator)"))
