@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from stage1kit.prompting import DEFAULT_FORMAT, PromptFormat
+
 if TYPE_CHECKING:
     from stage1kit.loader import LoadedModel
-    from stage1kit.prompting import PromptFormat
 
 # --------------------------------------------------------------------------- critic
 
@@ -242,6 +243,9 @@ class EvalContext:
     heldout_sft: Sequence[dict[str, Any]]
     run_dir: Path
     seed: int = 0
+    #: the run's one prompt format (``[prompt]``): ask ``prompt_format.prompt(instruction)``, stop at
+    #: ``prompt_format.stop``, score ``prompt_format.completion(answer)`` -- what the model was trained on
+    prompt_format: PromptFormat = DEFAULT_FORMAT
 
 
 @runtime_checkable

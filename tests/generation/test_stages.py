@@ -146,6 +146,17 @@ def test_one_prompt_format_from_sampling_to_training_and_evaluation(tmp_path, ta
         assert row["completion"] == fmt.completion(judgement["candidates"][judgement["best_index"]])
         assert row["completion"].startswith("\n") and not row["prompt"].startswith("Query:")
     assert all(r["prompt"] in by_prompt and r["chosen"].startswith("\n") for r in dpo)
+    # the evaluate stage and its evaluators ask what ctx.prompt_format() gives: the same strings
+    from pathlib import Path
+
+    from stage1kit.config import default_config
+    from stage1kit.protocols import EvalContext
+    from stage1kit.stages.base import StageContext
+
+    ctx = StageContext(default_config(Path("stage1kit.toml"), prompt=prompt), registry, models=None)
+    asked = EvalContext(None, None, None, [], [], run.root, prompt_format=ctx.prompt_format())
+    assert {asked.prompt_format.prompt(i) for i in judged} == set(by_prompt) >= {r["prompt"] for r in sft + heldout}
+    assert asked.prompt_format.stop == fmt.stop
 
 
 def test_a_changed_prompt_format_reruns_the_stages_that_use_it(tmp_path, talking_model, registry):
