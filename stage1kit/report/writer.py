@@ -220,7 +220,8 @@ def _qc(qc: dict[str, Any], drawn: dict[str, str]) -> str:
             [side, trend.get(f"logps_{side}_first"), trend.get(f"logps_{side}_last"), trend.get(f"rewards_{side}_last")]
             for side in ("chosen", "rejected")
         ]
-        text += "\n" + _table(["answers", "first logps", "last logps", "last reward (vs start of DPO)"], rows)
+        text += "\n" + _table(["answers", "logps, first logged batch", "logps, last logged batch", "last reward (vs start of DPO)"], rows)
+        text += "\nLog-likelihoods are means over the logged batch (batches differ); the reward compares the same answers with the model DPO started from.\n"
         fell = trend.get("chosen_likelihood_fell")
         text += "\n" + ("The chosen answers became **less likely** during DPO (see Warnings).\n" if fell else
                          "The chosen answers did not become less likely during DPO.\n" if fell is False else "")
