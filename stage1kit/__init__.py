@@ -54,9 +54,13 @@ _PUBLIC: dict[str, str] = {
     "option_tokens": "stage1kit.logprobs",
     "encode_prompts": "stage1kit.logprobs",
     "context_length": "stage1kit.logprobs",
-    # the training prompt format
+    # the one prompt format ([prompt]): generators sample under it, trainers and evaluators use it
+    "PromptFormat": "stage1kit.prompting",
+    "DEFAULT_FORMAT": "stage1kit.prompting",
     "training_prompt": "stage1kit.prompting",
     "training_completion": "stage1kit.prompting",
+    # what DPO did to the chosen/rejected likelihood (trainers record it, the report reads it)
+    "likelihood_trend": "stage1kit.dpo_likelihood",
     # records, resume, data checks
     "RecordWriter": "stage1kit.records",
     "read_input_records": "stage1kit.records",

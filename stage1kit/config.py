@@ -12,13 +12,13 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from stage1kit.errors import Stage1kitError
 from stage1kit.models import resolve_model_id
-from stage1kit.settings import CriticSettings, ModelSettings, RunSettings, SettingsError, build_settings
+from stage1kit.settings import CriticSettings, ModelSettings, PromptSettings, RunSettings, SettingsError, build_settings
 from stage1kit.stages.base import Stage
 from stage1kit.stages.catalogue import CATALOGUE
 
@@ -28,7 +28,12 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 #: the run-wide tables (every other table belongs to a stage)
-RUN_TABLES: dict[str, type] = {"run": RunSettings, "model": ModelSettings, "critic": CriticSettings}
+RUN_TABLES: dict[str, type] = {
+    "run": RunSettings,
+    "model": ModelSettings,
+    "critic": CriticSettings,
+    "prompt": PromptSettings,
+}
 
 
 class ConfigError(Stage1kitError, ValueError):
@@ -44,6 +49,7 @@ class PipelineConfig:
     model: ModelSettings
     critic: CriticSettings
     stages: dict[str, Any]
+    prompt: PromptSettings = field(default_factory=PromptSettings)
 
     @property
     def base_dir(self) -> Path:
@@ -115,11 +121,11 @@ def load_config(path: str | Path, catalogue: Sequence[Stage] = CATALOGUE) -> Pip
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     _check_sections(raw, path, catalogue)
-    run, model, critic = (_settings(cls, raw, table, path) for table, cls in RUN_TABLES.items())
+    run, model, critic, prompt = (_settings(cls, raw, table, path) for table, cls in RUN_TABLES.items())
     if not model.id:
         raise ConfigError(f"{path}: [model] id is required (a local checkpoint path or a hub id)")
     stages = {stage.name: _settings(stage.settings_type, raw, stage.table, path, stage.settings_from_table) for stage in catalogue}
-    return PipelineConfig(path=path, run=run, model=model, critic=critic, stages=stages)
+    return PipelineConfig(path=path, run=run, model=model, critic=critic, stages=stages, prompt=prompt)
 
 
 def config_problems(config: PipelineConfig, registry: Any, catalogue: Sequence[Stage] = CATALOGUE) -> list[str]:
@@ -160,4 +166,5 @@ def default_config(path: Path, catalogue: Sequence[Stage] = CATALOGUE, **tables:
         model=tables.pop("model", None) or ModelSettings(),
         critic=tables.pop("critic", None) or CriticSettings(),
         stages=stages,
+        prompt=tables.pop("prompt", None) or PromptSettings(),
     )

@@ -313,8 +313,12 @@ def write_manifest(
     thresholds: Mapping[str, float] | None = None,
     audit: Mapping[str, Any] | None = None,
     text_fields: Sequence[str] = (),
+    warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Hash, scan and judge ``output`` and write its manifest beside it (atomically); return it.
+
+    ``warnings`` are what the user must know even when the verdict passes (the run summary prints
+    them), e.g. a target the stage could not reach.
 
     ``output`` is a data file (manifest ``x.manifest.json``) or a directory (``dir/manifest.json``,
     every file in it hashed). ``text_fields`` name the fields that must hold plain text; every
@@ -348,6 +352,7 @@ def write_manifest(
         "model": _jsonable(dict(model)) if model is not None else None,
         "plugins": _jsonable({str(k): v for k, v in (plugins or {}).items()}),
         "qc": qc,
+        "warnings": [str(w) for w in warnings],
         "contamination": contamination,
         "audit": audit,
         "verdict": judge_verdict(qc, thresholds, contamination, audit),

@@ -109,6 +109,8 @@ class Pipeline:
                 outcome.records_out = skipped_outcome(stage, run_dir).records_out  # as a skipped run reads it
             if outcome.verdict == "fail":
                 self.echo(f"[{stage.name}] verdict FAIL: " + "; ".join(outcome.failures or ["see its manifest"]))
+            for warning in outcome.warnings:
+                self.echo(f"[{stage.name}] warning: {warning}")
             self.outcomes.append(outcome)
         return self.outcomes
 
@@ -160,6 +162,7 @@ def skipped_outcome(stage: Stage, run_dir: Any) -> StageOutcome:
         outcome.records_out += sum(e.get("records") or 0 for e in manifest["outputs"])
         verdicts.add(verdict_of(manifest))
         outcome.failures += verdict_reasons(manifest)
+        outcome.warnings += list(manifest.get("warnings", []))
         qc = manifest.get("qc") or {}
         # the summary shows a skipped stage's QC figures as it showed them when the stage ran
         outcome.stats |= {name: qc} if len(outputs) > 1 else qc

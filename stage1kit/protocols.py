@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from stage1kit.prompting import DEFAULT_FORMAT, PromptFormat
+
 if TYPE_CHECKING:
     from stage1kit.loader import LoadedModel
 
@@ -151,8 +153,13 @@ class ResponseGenerator(Protocol):
         seed: int,
         done: Collection[str] = frozenset(),
         progress: Progress | None = None,
+        prompt_format: "PromptFormat | None" = None,
     ) -> GenerationStats:
         """Write one record per instruction with its k candidates.
+
+        ``prompt_format`` is the run's one prompt format (``[prompt]``): the prompt a candidate answers
+        must end in exactly ``prompt_format.prompt(instruction)`` (a few-shot header before it is
+        fine), and sampling stops at ``prompt_format.stop``, so what is judged is what is trained.
 
         ``instructions`` is always the full list; ``done`` holds the ids of instructions an
         interrupted run already answered, which must not be written again. Seeding batches by their
@@ -236,6 +243,9 @@ class EvalContext:
     heldout_sft: Sequence[dict[str, Any]]
     run_dir: Path
     seed: int = 0
+    #: the run's one prompt format (``[prompt]``): ask ``prompt_format.prompt(instruction)``, stop at
+    #: ``prompt_format.stop``, score ``prompt_format.completion(answer)`` -- what the model was trained on
+    prompt_format: PromptFormat = DEFAULT_FORMAT
 
 
 @runtime_checkable

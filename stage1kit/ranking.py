@@ -2,7 +2,9 @@
 
 Small k: a full round-robin (every pair, each in both orders, which the critic does itself).
 Larger k: a pivot scheme -- every candidate against one pivot, then a round-robin among the few
-best -- so the cost grows linearly in k instead of quadratically. Every pair of every instruction in
+best -- so the cost grows linearly in k instead of quadratically. Candidates equal up to whitespace
+are one answer: only distinct answers are compared (a string is never compared with itself, nor
+counted as an order disagreement), and every copy gets its first copy's score (``duplicate_of``). Every pair of every instruction in
 a call goes to the critic in ONE ``compare`` call per phase, so its forward passes batch across
 instructions. ``scores[i]`` is candidate i's mean preference probability over its comparisons.
 """
@@ -43,6 +45,13 @@ class Ranking:
     best_index: int
     scheme: str
     comparisons: list[dict[str, Any]] = field(default_factory=list)
+    #: for each candidate, the index of its first copy (itself when it is distinct)
+    duplicate_of: list[int] = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> int:
+        """Candidates that repeat an earlier one (up to whitespace): judged once, through their first copy."""
+        return sum(first != index for index, first in enumerate(self.duplicate_of))
 
 
 @dataclass
@@ -50,6 +59,12 @@ class _Group:
     instruction: str
     candidates: Sequence[str]
     verdicts: dict[tuple[int, int], PairVerdict] = field(default_factory=dict)
+
+
+def first_copies(candidates: Sequence[str]) -> list[int]:
+    """For each candidate, the index of the first candidate equal to it up to whitespace."""
+    first: dict[str, int] = {}
+    return [first.setdefault(" ".join(text.split()), index) for index, text in enumerate(candidates)]
 
 
 def round_robin_pairs(k: int) -> list[tuple[int, int]]:
@@ -98,13 +113,22 @@ def _best(scores: list[float], group: _Group) -> int:
     return max(range(len(scores)), key=lambda i: (scores[i], margin[i], -i))
 
 
-def _finish(group: _Group, scheme: str) -> Ranking:
-    scores = _scores(group)
+def _finish(group: _Group, scheme: str, duplicate_of: list[int]) -> Ranking:
+    """The ranking of the distinct candidates the group holds, spread back over every candidate."""
+    distinct = sorted(set(duplicate_of))  # group slot -> candidate index
+    slot = {index: n for n, index in enumerate(distinct)}
+    unique_scores = _scores(group)
     comparisons = [
-        {"a": a, "b": b, "margin": v.margin, "prob_a": v.prob_a, "confidence": v.confidence, "orders_agree": v.orders_agree}
+        {"a": distinct[a], "b": distinct[b], "margin": v.margin, "prob_a": v.prob_a, "confidence": v.confidence, "orders_agree": v.orders_agree}
         for (a, b), v in group.verdicts.items()
     ]
-    return Ranking(scores=scores, best_index=_best(scores, group), scheme=scheme, comparisons=comparisons)
+    return Ranking(
+        scores=[unique_scores[slot[first]] for first in duplicate_of],
+        best_index=distinct[_best(unique_scores, group)],
+        scheme=scheme,
+        comparisons=comparisons,
+        duplicate_of=duplicate_of,
+    )
 
 
 def rank_candidates(
@@ -115,13 +139,15 @@ def rank_candidates(
 ) -> list[Ranking]:
     """Rank the candidates of each ``(instruction, candidates)`` item; one Ranking per item."""
     config = config or RankingConfig()
-    groups = [_Group(instruction, list(candidates)) for instruction, candidates in items]
-    for index, group in enumerate(groups):
-        if len(group.candidates) < 1:
-            raise ValueError(f"item {index} ({group.instruction[:60]!r}) has no candidates to rank")
+    for index, (instruction, candidates) in enumerate(items):
+        if len(candidates) < 1:
+            raise ValueError(f"item {index} ({instruction[:60]!r}) has no candidates to rank")
+    firsts = [first_copies(candidates) for _, candidates in items]
+    # each group holds only the distinct candidates, in order; _finish maps them back
+    groups = [_Group(instruction, [candidates[i] for i in sorted(set(first))]) for (instruction, candidates), first in zip(items, firsts)]
     small = [len(g.candidates) <= config.round_robin_max_k for g in groups]
-    first = [round_robin_pairs(len(g.candidates)) if s else pivot_pairs(len(g.candidates), config.pivot) for g, s in zip(groups, small)]
-    _compare_all(critic, model, groups, first)
+    opening = [round_robin_pairs(len(g.candidates)) if s else pivot_pairs(len(g.candidates), config.pivot) for g, s in zip(groups, small)]
+    _compare_all(critic, model, groups, opening)
     second = []
     for group, is_small in zip(groups, small):
         if is_small:
@@ -132,4 +158,4 @@ def rank_candidates(
         second.append([p for p in round_robin_pairs(len(top)) if (top[p[0]], top[p[1]]) not in group.verdicts and (top[p[1]], top[p[0]]) not in group.verdicts])
         second[-1] = [(top[i], top[j]) for i, j in second[-1]]
     _compare_all(critic, model, groups, second)
-    return [_finish(g, "round-robin" if s else "pivot") for g, s in zip(groups, small)]
+    return [_finish(g, "round-robin" if s else "pivot", first) for g, s, first in zip(groups, small, firsts)]

@@ -32,6 +32,7 @@ NEGATIVE_BEAT_CHOSEN = "negative-beat-chosen"
 DUPLICATE = "duplicate"
 IDENTICAL = "identical-texts"
 BELOW_QUALITY_BAR = "below-quality-bar"
+QUALITY_UNDECIDED = "quality-undecided"
 BEST_TRUNCATED = "best-truncated"
 EMPTY = "empty"
 OVER_TYPE_CAP = "over-type-cap"
@@ -78,6 +79,30 @@ def sft_reject_reason(text: str, truncated: bool) -> str | None:
     return None
 
 
+#: what the SFT quality bar decides about one answer
+PASS, FAIL, UNDECIDED = "pass", "fail", "undecided"
+
+
+@dataclass(frozen=True)
+class QualityBar:
+    """The SFT quality bar: the critic must prefer the answer over a content-free reference.
+
+    A bar that cannot decide does not decide: when the critic's verdict flips with presentation
+    order, or its confidence ``|2p - 1|`` is below ``min_confidence`` (a critic that cannot judge
+    the reference answer at all scores about 0.5), the answer is *undecided* -- not dropped by a
+    coin flip around ``min_quality``.
+    """
+
+    min_quality: float = 0.5
+    min_confidence: float = 0.05
+
+    def decide(self, quality: float, confidence: float, orders_agree: bool) -> str:
+        """PASS, FAIL or UNDECIDED for an answer whose quality (P(answer beats reference)) is ``quality``."""
+        if not orders_agree or confidence < self.min_confidence:
+            return UNDECIDED
+        return FAIL if quality < self.min_quality else PASS
+
+
 def below_quality_bar(quality: float, min_quality: float) -> bool:
     """``quality``: the critic's probability that the best answer beats a content-free reference."""
     return quality < min_quality
@@ -106,8 +131,16 @@ def mu_minus_two_sigma(scores: Sequence[float]) -> float:
     return statistics.fmean(scores) - 2.0 * statistics.pstdev(scores)
 
 
-def recorded_preference(comparisons: Iterable[Mapping[str, Any]], chosen: int, rejected: int) -> Preference | None:
-    """The judgement's own comparison of the two candidates, oriented chosen-over-rejected."""
+def recorded_preference(
+    comparisons: Iterable[Mapping[str, Any]], chosen: int, rejected: int, duplicate_of: Sequence[int] | None = None
+) -> Preference | None:
+    """The judgement's own comparison of the two candidates, oriented chosen-over-rejected.
+
+    ``duplicate_of`` (from the judgement) maps a repeated candidate to its first copy, the one the
+    critic compared.
+    """
+    if duplicate_of:
+        chosen, rejected = duplicate_of[chosen], duplicate_of[rejected]
     for c in comparisons:
         if {c.get("a"), c.get("b")} != {chosen, rejected} or chosen == rejected:
             continue

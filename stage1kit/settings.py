@@ -60,6 +60,26 @@ class CriticSettings:
     )
 
 
+@dataclass
+class PromptSettings:
+    """``[prompt]``: the one prompt format, from sampling through judging and training to evaluation.
+
+    Responses are sampled under it, judgements record it, SFT/DPO records and ``heldout.jsonl`` hold
+    it and evaluators ask it (see :mod:`stage1kit.prompting`).
+    """
+
+    template: str = field(default="Query: {instruction}\nAnswer:", metadata=_help("the prompt, with {instruction} once where the instruction goes"))
+    separator: str = field(default=" ", metadata=_help("text between the prompt and the answer (the completion's leading separator)"))
+    stop: list[str] | None = field(
+        default=None, metadata=_help("stop strings of answers (default: a newline, then the template's text before {instruction})")
+    )
+
+    def __post_init__(self) -> None:
+        from stage1kit.prompting import PromptFormat
+
+        PromptFormat.from_settings(self)  # the format's own checks, with the key they name
+
+
 # --------------------------------------------------------------------------- validation
 
 

@@ -8,7 +8,7 @@ provenance so a changed prompt is visible in the data.
 
 from __future__ import annotations
 
-from stage1kit import Stage1kitError, training_prompt
+from stage1kit import Stage1kitError
 import hashlib
 import re
 from collections.abc import Iterable
@@ -63,7 +63,7 @@ clear, self-contained request.
 {tasks}
 {next}."""
 
-_ANSWER_EXAMPLES = (
+ANSWER_EXAMPLES = (
     (
         "What is the boiling point of water at sea level?",
         "At sea level, water boils at 100 degrees Celsius, which is 212 degrees Fahrenheit.",
@@ -79,17 +79,14 @@ _ANSWER_EXAMPLES = (
     ),
 )
 
-#: Best-of-N answers, URIAL-style: a few query/answer examples, then the query; answers stop at
-#: the next "Query:" (a stop string), so the model does not run on into a new example.
-ANSWER_TEMPLATE = (
+#: Best-of-N answers, URIAL-style: this preamble, then ANSWER_EXAMPLES and the query, each written in
+#: the run's prompt format (``[prompt]``); answers stop at the format's stop strings (the next query).
+ANSWER_PREAMBLE = (
     "Below are queries, each followed by an answer from a helpful, honest and knowledgeable assistant. "
     "The answers are accurate, on topic and complete.\n\n"
-    + "".join(f"{training_prompt(q)} {a}\n\n" for q, a in _ANSWER_EXAMPLES)
-    + training_prompt("{instruction}")
 )
 
-#: Stop strings for answers and for instruction lists.
-ANSWER_STOP = ("\nQuery:",)
+#: Stop strings for instruction lists.
 LIST_STOP = ("\n\n",)
 
 

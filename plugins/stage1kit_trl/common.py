@@ -15,8 +15,18 @@ from typing import Any
 
 import torch
 
-from stage1kit import atomic_write_text, read_input_records
+from stage1kit import Stage1kitError, atomic_write_text, read_input_records
 from stage1kit_trl.config import TrainingSettings
+
+#: fields older TRL releases had, and what the installed one uses instead
+MOVED_FIELDS = {
+    "rpo_alpha": "TRL 1.x expresses RPO as loss_type = [\"sigmoid\", \"sft\"] with loss_weights = [1.0, alpha]",
+    "warmup_ratio": "use the trainer setting warmup_ratio",
+}
+
+
+class TrainerOptionsError(Stage1kitError, ValueError):
+    """``options`` names a field the TRL config class does not have, or one it rejects."""
 
 PLUGIN = "stage1kit_trl"
 
@@ -76,6 +86,10 @@ def training_arguments(settings: TrainingSettings, output_dir: Path) -> dict[str
         "report_to": settings.report_to,
         "seed": settings.seed,
         "data_seed": settings.seed,
+        # transformers 5 reads a float warmup_steps in [0, 1) as a share of the total steps
+        "warmup_steps": settings.warmup_ratio,
+        "lr_scheduler_type": settings.lr_scheduler,
+        "weight_decay": settings.weight_decay,
         checkpointing_keyword(): settings.gradient_checkpointing,
         "bf16": use_bf16(settings),
         "use_cpu": not torch.cuda.is_available(),
@@ -83,6 +97,32 @@ def training_arguments(settings: TrainingSettings, output_dir: Path) -> dict[str
         "save_strategy": "no",  # the stage saves the final adapter; checkpoints are the user's call
         "disable_tqdm": True,  # progress is drawn by stage1kit_trl.progress, the way every stage draws it
     }
+
+
+def check_options(config_class: type, options: dict[str, Any], trainer: str) -> None:
+    """Every name in ``options`` is a field of TRL's ``config_class``; the error names the field."""
+    import difflib
+
+    fields = {f.name for f in dataclasses.fields(config_class) if f.init}
+    for name in options:
+        if name in fields:
+            continue
+        close = difflib.get_close_matches(name, sorted(fields), n=3)
+        hint = f"; {MOVED_FIELDS[name]}" if name in MOVED_FIELDS else (f"; did you mean {', '.join(close)}?" if close else "")
+        raise TrainerOptionsError(
+            f"options: '{name}' is not a field of TRL's {config_class.__name__} (trl {library_versions().get('trl', '?')}), "
+            f"so trainer '{trainer}' cannot pass it through{hint}; remove it, or use a field of {config_class.__name__}"
+        )
+
+
+def trl_config(config_class: type, settings: TrainingSettings, output_dir: Path, trainer: str, **stage_arguments: Any) -> Any:
+    """TRL's ``config_class`` from stage1kit's settings, the stage's own arguments, then ``options``."""
+    check_options(config_class, settings.options, trainer)
+    arguments = training_arguments(settings, output_dir) | stage_arguments | dict(settings.options)
+    try:
+        return config_class(**arguments)
+    except (TypeError, ValueError) as exc:
+        raise TrainerOptionsError(f"TRL's {config_class.__name__} rejected the settings of trainer '{trainer}' (options {settings.options}): {exc}") from exc
 
 
 @contextlib.contextmanager

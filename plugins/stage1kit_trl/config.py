@@ -22,6 +22,36 @@ ALL_LINEAR = "all-linear"
 DEFAULT_MIN_RECORDS = 4
 DEFAULT_MIN_ACCEPTANCE_RATE = 0.05
 
+#: transformers' scheduler names (``SchedulerType``), checked here without importing transformers
+LR_SCHEDULERS = (
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+    "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "cosine_warmup_with_min_lr", "warmup_stable_decay",
+)
+
+#: TRL config fields stage1kit sets from its own settings: ``options`` must use the setting instead
+OWNED_FIELDS = {
+    "learning_rate": "learning_rate",
+    "num_train_epochs": "epochs",
+    "max_steps": "max_steps",
+    "per_device_train_batch_size": "batch_size",
+    "gradient_accumulation_steps": "grad_accum",
+    "max_length": "max_length",
+    "logging_steps": "logging_steps",
+    "report_to": "report_to",
+    "seed": "seed",
+    "data_seed": "seed",
+    "bf16": "bf16",
+    "warmup_steps": "warmup_ratio",
+    "warmup_ratio": "warmup_ratio",
+    "lr_scheduler_type": "lr_scheduler",
+    "weight_decay": "weight_decay",
+    "gradient_checkpointing": "gradient_checkpointing",
+    "activation_checkpointing": "gradient_checkpointing",
+    "beta": "beta",
+}
+#: TRL config fields the stage itself decides (where the output goes, how data is prepared)
+RESERVED_FIELDS = ("output_dir", "completion_only_loss", "disable_tqdm")
+
 
 def _help(text: str) -> dict[str, str]:
     return {"help": text}
@@ -31,12 +61,20 @@ def _help(text: str) -> dict[str, str]:
 class TrainingSettings:
     """What SFT and DPO share: optimisation, LoRA or full fine-tuning, logging, data requirements."""
 
-    learning_rate: float = field(default=2e-4, metadata=_help("Peak learning rate (linear decay)."))
+    learning_rate: float = field(default=2e-4, metadata=_help("Peak learning rate (after warmup; lr_scheduler decays it)."))
     epochs: float = field(default=1.0, metadata=_help("Passes over the dataset; ignored when max_steps is set."))
     max_steps: int | None = field(default=None, metadata=_help("Stop after this many optimiser steps (overrides epochs)."))
     batch_size: int = field(default=4, metadata=_help("Examples per device per step (DPO: pairs)."))
     grad_accum: int = field(default=1, metadata=_help("Gradient accumulation steps."))
     max_length: int = field(default=1024, metadata=_help("Truncate prompt+completion to this many tokens."))
+    # LoRA on a few hundred self-made records: a short warmup keeps the first steps, taken at a high
+    # LoRA learning rate on noisy gradients, from overshooting (in DPO, from pushing the chosen
+    # answers' likelihood down with the rejected ones); cosine decay spends the last steps at a
+    # small rate instead of stopping abruptly; no weight decay, as it pulls the low-rank update
+    # back to zero and the run is too short for it to regularise anything but the update itself.
+    warmup_ratio: float = field(default=0.1, metadata=_help("Share of the steps spent raising the learning rate from 0 to its peak, in [0, 1)."))
+    lr_scheduler: str = field(default="cosine", metadata=_help(f"Learning-rate schedule after warmup: {', '.join(LR_SCHEDULERS[:6])} ..."))
+    weight_decay: float = field(default=0.0, metadata=_help("AdamW weight decay (0: LoRA updates are small and short-lived)."))
     full: bool = field(default=False, metadata=_help("Full fine-tuning instead of LoRA (saves a whole checkpoint)."))
     lora_r: int = field(default=16, metadata=_help("LoRA rank."))
     lora_alpha: int = field(default=32, metadata=_help("LoRA alpha (scale = alpha / r)."))
@@ -66,6 +104,13 @@ class TrainingSettings:
             "a run that kept fewer than 1 in 20 candidates is broken, not selective); None: no such check."
         ),
     )
+    options: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={"flag": "option"} | _help(
+            "Any other field of TRL's SFTConfig / DPOConfig, passed through as is, e.g. "
+            "{ loss_type = \"ipo\", save_strategy = \"steps\" }; checked against the TRL class's fields."
+        ),
+    )
     requirements: dict[str, float] = field(
         default_factory=dict,
         metadata={"flag": "require", "parse": click_thresholds} | _help(
@@ -83,6 +128,17 @@ class TrainingSettings:
         for name in ("batch_size", "grad_accum", "max_length", "lora_r", "lora_alpha", "logging_steps"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            problems.append(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.weight_decay < 0:
+            problems.append(f"weight_decay must be 0 or more, got {self.weight_decay}")
+        if self.lr_scheduler not in LR_SCHEDULERS:
+            problems.append(f"lr_scheduler = {self.lr_scheduler!r}: use one of {', '.join(LR_SCHEDULERS)}")
+        for name in self.options:
+            if name in OWNED_FIELDS:
+                problems.append(f"options: {name} is set by stage1kit's own setting '{OWNED_FIELDS[name]}'; set that instead")
+            elif name in RESERVED_FIELDS:
+                problems.append(f"options: {name} is decided by the train stage and cannot be passed through")
         if not 0.0 <= self.lora_dropout < 1.0:
             problems.append(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
         if self.min_acceptance_rate is not None and not 0.0 <= self.min_acceptance_rate <= 1.0:
@@ -140,7 +196,7 @@ class SFTSettings(TrainingSettings):
 class DPOSettings(TrainingSettings):
     """DPO on prompt/chosen/rejected pairs, continuing from the SFT output."""
 
-    learning_rate: float = field(default=5e-5, metadata=_help("Peak learning rate (linear decay)."))
+    learning_rate: float = field(default=5e-5, metadata=_help("Peak learning rate (after warmup; lr_scheduler decays it)."))
     min_acceptance_rate: float | None = field(
         default=DEFAULT_MIN_ACCEPTANCE_RATE,
         metadata=_help(

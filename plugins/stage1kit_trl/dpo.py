@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stage1kit import TrainResult
+from stage1kit import TrainResult, likelihood_trend
 from stage1kit_trl import common
 from stage1kit_trl.batch_checks import check_dpo_batch, first_batch
 from stage1kit_trl.config import DPOSettings
@@ -35,6 +35,10 @@ class TrlDPOTrainer:
 
     def __init__(self, settings: DPOSettings) -> None:
         self.settings = settings
+        if settings.options:  # TRL is imported only to check options a user gave
+            from trl import DPOConfig
+
+            common.check_options(DPOConfig, settings.options, self.name)
 
     def requirements(self) -> dict[str, float]:
         return self.settings.gate_requirements()
@@ -65,10 +69,8 @@ class TrlDPOTrainer:
 
         DPOTrainer = trainer_class()
         policy, peft_config = self._policy(model)
-        args = DPOConfig(
-            **common.training_arguments(self.settings, output_dir),
-            beta=self.settings.beta,
-            precompute_ref_log_probs=self.settings.full,
+        args = common.trl_config(
+            DPOConfig, self.settings, output_dir, self.name, beta=self.settings.beta, precompute_ref_log_probs=self.settings.full
         )
         with common.dataset_progress(self.settings.progress):
             trainer = DPOTrainer(
@@ -98,7 +100,10 @@ class TrlDPOTrainer:
             trainer.save_model(str(output_dir))
             adapter = common.is_peft(trained)
         common.write_trainer_state(trainer, output_dir)
-        return TrainResult(output_dir=output_dir, metrics=common.final_metrics(trainer, result), adapter=adapter)
+        metrics = common.final_metrics(trainer, result)
+        # chosen/rejected log-likelihood over training: the manifest keeps it, the report warns on a fall
+        metrics["likelihood"] = likelihood_trend(trainer.state.log_history)
+        return TrainResult(output_dir=output_dir, metrics=metrics, adapter=adapter)
 
 
 def trainer_class() -> type:

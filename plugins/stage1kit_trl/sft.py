@@ -28,6 +28,10 @@ class TrlSFTTrainer:
 
     def __init__(self, settings: SFTSettings) -> None:
         self.settings = settings
+        if settings.options:  # TRL is imported only to check options a user gave
+            from trl import SFTConfig
+
+            common.check_options(SFTConfig, settings.options, self.name)
 
     def requirements(self) -> dict[str, float]:
         return self.settings.gate_requirements()
@@ -41,7 +45,7 @@ class TrlSFTTrainer:
 
         from stage1kit_trl.progress import use_stage_console
 
-        args = SFTConfig(**common.training_arguments(self.settings, output_dir), completion_only_loss=True)
+        args = common.trl_config(SFTConfig, self.settings, output_dir, self.name, completion_only_loss=True)
         # An already-wrapped PEFT model (e.g. an adapter to continue) trains as it is.
         peft_config = None if common.is_peft(model.model) else common.lora_config(self.settings)
         with common.dataset_progress(self.settings.progress):

@@ -12,6 +12,7 @@ DEMO_DIR = "stage1kit-demo"
 
 def _print_summary(outcomes, run_dir: Path, seconds: float) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"stage1kit run — {run_dir}")
@@ -24,6 +25,9 @@ def _print_summary(outcomes, run_dir: Path, seconds: float) -> None:
         table.add_row(o.stage, str(o.records_in), _out_column(o), o.verdict or "-", f"{o.seconds:.1f}s", notes)
     console = Console()
     console.print(table)
+    for o in outcomes:
+        for warning in o.warnings:
+            console.print(f"[bold yellow]warning[/] ({o.stage}): {escape(warning)}", soft_wrap=True)
     console.print(f"total {seconds:.1f}s; outputs in {run_dir}")
     report = run_dir / "eval" / "report.md"
     if report.exists():

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from stage1kit.settings import CriticSettings, ModelSettings, RunSettings, add_options, apply_options, click_options
+from stage1kit.settings import CriticSettings, ModelSettings, PromptSettings, RunSettings, add_options, apply_options, click_options
 
 
 def _settings_types(stage: Any) -> list[type]:
@@ -46,6 +46,8 @@ def _common_options(stage: Any) -> list[Callable[[Callable], Callable]]:
     ]
     if stage.uses_critic:
         options[2:2] = click_options(CriticSettings, prefix="critic_")
+    if stage.uses_prompt:  # --prompt-template, --prompt-separator, --prompt-stop: the [prompt] table
+        options[2:2] = click_options(PromptSettings, prefix="prompt_")
     return options + [option for cls in _settings_types(stage) for option in click_options(cls, skip=("trainer_settings",))]
 
 
@@ -61,6 +63,7 @@ def build_config(stage: Any, params: dict[str, Any], **other_stages: Any) -> Any
         tables = {
             "model": build_settings(ModelSettings, model_table, "--model options"),
             "critic": build_settings(CriticSettings, apply_options(CriticSettings, params, prefix="critic_"), "--critic options"),
+            "prompt": build_settings(PromptSettings, apply_options(PromptSettings, params, prefix="prompt_"), "--prompt options"),
             stage.name: stage.settings_from_table({k: v for cls in _settings_types(stage) for k, v in apply_options(cls, params).items()}, "options"),
         }
     except SettingsError as exc:
@@ -114,6 +117,8 @@ def print_summary(stage: Any, outcome: Any) -> None:
     console.print(table)
     for note in stats.get("notes", []) if isinstance(stats.get("notes"), list) else []:
         console.print(f"note: {escape(str(note))}")
+    for warning in outcome.warnings:
+        console.print(f"[bold yellow]warning[/]: {escape(warning)}", soft_wrap=True)
     state = "up to date, skipped" if outcome.skipped else f"{outcome.seconds:.1f}s"
     where = ", ".join(str(path) for path in outcome.outputs)
     console.print(f"{stage.name}: {outcome.records_in} records in, verdict {outcome.verdict or '-'} ({state}); outputs and manifests: {where}", soft_wrap=True)

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from stage1kit.dpo_likelihood import likelihood_trend, likelihood_warnings
 from stage1kit.records import RecordError, iter_records
 from stage1kit.rundir import DATASET_STAGES, RunDir
 
@@ -167,6 +168,15 @@ def training_curve(train_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
     }, None
 
 
+def dpo_likelihood(train_dir: Path) -> dict[str, Any] | None:
+    """The chosen/rejected log-likelihood over DPO training (:mod:`stage1kit.dpo_likelihood`)."""
+    state_path = trainer_state(train_dir)
+    state, _ = read_json(state_path) if state_path is not None else (None, None)
+    history = [e for e in (state or {}).get("log_history") or [] if isinstance(e, dict)]
+    trend = likelihood_trend(history)
+    return trend | {"source": str(state_path)} if trend["points"] else None
+
+
 def collect(run_root: Path) -> dict[str, Any]:
     """Every QC figure the report shows, with a ``missing`` list of what the run lacks."""
     run = RunDir(Path(run_root))
@@ -187,11 +197,14 @@ def collect(run_root: Path) -> dict[str, Any]:
         training[kind] = curve
         if curve is None:
             missing.append(f"training loss ({kind}): {why}")
+    likelihood = dpo_likelihood(run.train_dir("dpo"))  # None for runs whose logs hold no logps
     return {
         "stages": stages,
         "funnel": steps,
         "margins": margin,
         "negative_mix": mix,
         "training": training,
+        "likelihood": likelihood,
+        "warnings": likelihood_warnings(likelihood),
         "missing": missing,
     }

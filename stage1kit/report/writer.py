@@ -56,7 +56,8 @@ def write_report(
         "audit": audit,
         "settings": settings or {},
         "evaluators": sections,
-        "qc": {k: stats[k] for k in ("stages", "funnel", "margins", "negative_mix", "training")},
+        "qc": {k: stats[k] for k in ("stages", "funnel", "margins", "negative_mix", "training", "likelihood")},
+        "warnings": stats["warnings"],
         "plots": drawn,
         "missing": missing,
         "notes": notes,
@@ -72,6 +73,8 @@ def write_report(
 
 def render_markdown(report: dict[str, Any]) -> str:
     parts = [f"# Evaluation report\n\nRun directory: `{report['run_dir']}`  \nGenerated: {report['generated_at']}\n"]
+    if report.get("warnings"):
+        parts.append(_bullets("Warnings", [f"**{w}**" for w in report["warnings"]], ""))
     parts.append(_heldout(report["heldout"]))
     for name, section in report["evaluators"].items():
         renderer = _RENDERERS.get(section.get("kind", ""), _generic)
@@ -201,4 +204,16 @@ def _qc(qc: dict[str, Any], drawn: dict[str, str]) -> str:
     if curves:
         text += "\n" + _table(["trainer", "logged steps", "first loss", "last loss"], curves)
     text += _image(drawn, "training_loss")
+    text += "\n### DPO: likelihood of the chosen and rejected answers\n"
+    trend = qc.get("likelihood")
+    if trend:
+        rows = [
+            [side, trend.get(f"logps_{side}_first"), trend.get(f"logps_{side}_last"), trend.get(f"rewards_{side}_last")]
+            for side in ("chosen", "rejected")
+        ]
+        text += "\n" + _table(["answers", "logps, first logged batch", "logps, last logged batch", "last reward (vs start of DPO)"], rows)
+        text += "\nLog-likelihoods are means over the logged batch (batches differ); the reward compares the same answers with the model DPO started from.\n"
+        fell = trend.get("chosen_likelihood_fell")
+        text += "\n" + ("The chosen answers became **less likely** during DPO (see Warnings).\n" if fell else
+                         "The chosen answers did not become less likely during DPO.\n" if fell is False else "")
     return text

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from stage1kit.config import PipelineConfig
     from stage1kit.models import ModelAccess
     from stage1kit.plugins import Registry
+    from stage1kit.prompting import PromptFormat
 
 
 class StageInputError(Stage1kitError):
@@ -54,6 +55,8 @@ class StageOutcome:
     verdict: str | None = None
     #: the failed checks of a "fail" verdict, from the manifest(s)
     failures: list[str] = field(default_factory=list)
+    #: what the user must know although the verdict may pass (the manifests' ``warnings``)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,12 @@ class StageContext:
 
     def base_model(self) -> Any:
         return self.models.base()
+
+    def prompt_format(self) -> "PromptFormat":
+        """The run's one prompt format (``[prompt]``): sampling, judging, training and evaluation use it."""
+        from stage1kit.prompting import PromptFormat
+
+        return PromptFormat.from_settings(self.config.prompt)
 
     def critic(self) -> Any:
         """The one critic every judging stage uses, built from ``[critic]``."""
@@ -118,6 +127,8 @@ class Stage:
     outputs: ClassVar[tuple[str, ...]] = ()
     #: whether it judges with the ``[critic]`` (its cache key then covers the critic settings)
     uses_critic: ClassVar[bool] = False
+    #: whether its output depends on the ``[prompt]`` format (its cache key then covers it)
+    uses_prompt: ClassVar[bool] = False
     #: QC keys the stand-alone command's summary shows
     summary_keys: ClassVar[tuple[str, ...]] = ()
 
@@ -152,6 +163,8 @@ class Stage:
         }
         if self.uses_critic:
             key["critic"] = dataclasses.asdict(config.critic)
+        if self.uses_prompt:
+            key["prompt"] = dataclasses.asdict(config.prompt)
         return key
 
     def input_paths(self, run_dir: RunDir) -> list[Path]:
@@ -212,6 +225,10 @@ class JsonlStage(Stage):
     def qc(self, records: list[dict[str, Any]], produced: Produced, settings: Any) -> dict[str, Any]:
         raise NotImplementedError
 
+    def warnings(self, qc: dict[str, Any], settings: Any) -> list[str]:
+        """What the user must know about this output although its verdict may pass (none by default)."""
+        return []
+
     def run(self, ctx: StageContext, settings: Any) -> StageOutcome:
         from stage1kit.manifest import verdict_of, verdict_reasons, write_manifest
         from stage1kit.records import RecordWriter, read_records
@@ -239,6 +256,7 @@ class JsonlStage(Stage):
             thresholds=settings.thresholds,
             audit=ctx.audit,
             text_fields=self.text_fields,
+            warnings=self.warnings(qc, settings),
         )
         finish_output(staged)
         return StageOutcome(
@@ -250,6 +268,7 @@ class JsonlStage(Stage):
             stats=qc,
             verdict=verdict_of(manifest),
             failures=verdict_reasons(manifest),
+            warnings=list(manifest.get("warnings", [])),
         )
 
 

@@ -59,6 +59,23 @@ class InstructionsStage(JsonlStage):
     def qc(self, records: list[dict[str, Any]], produced: Produced, settings: InstructionsSettings) -> dict[str, Any]:
         return instruction_qc(records, produced.stats, resumed=produced.stats["resumed"], target=settings.target)
 
+    def warnings(self, qc: dict[str, Any], settings: InstructionsSettings) -> list[str]:
+        return target_warnings(qc)
+
+
+def target_warnings(qc: dict[str, Any]) -> list[str]:
+    """A target the generator could not reach is said aloud, even when the verdict passes (the
+    default ``min_accepted = 1`` does: fewer instructions still make usable data). To fail the
+    stage instead, add ``min_target_fraction = 1.0`` to ``[instructions] thresholds``."""
+    if qc.get("target_reached", True):
+        return []
+    return [
+        f"target not reached: {qc['accepted']} of {qc['target']} instructions accepted after {qc.get('rounds', '?')} rounds; "
+        "the generator ran out of rounds, or the world has fewer distinct instructions than the target. Lower "
+        "[instructions] target, raise generator_settings max_rounds, or add min_target_fraction = 1.0 to "
+        "[instructions] thresholds to fail the stage"
+    ]
+
 
 def instruction_qc(records: list[dict[str, Any]], stats: dict[str, Any], *, resumed: int, target: int) -> dict[str, Any]:
     """QC metrics: counts over the file, and this session's generation and rejection counts."""
@@ -68,6 +85,7 @@ def instruction_qc(records: list[dict[str, Any]], stats: dict[str, Any], *, resu
         "accepted": len(records),
         "target": target,
         "target_reached": len(records) >= target,
+        "target_fraction": min(1.0, len(records) / target) if target else 1.0,
         "generated": stats["generated"],
         "acceptance_rate": new / stats["generated"] if stats["generated"] else 0.0,
         "rejected": stats["rejected"],

@@ -43,12 +43,13 @@ class JudgeStage(JsonlStage):
     inputs = ("responses",)
     outputs = ("judgements",)
     uses_critic = True
-    text_fields = ("instruction", "candidates")
-    summary_keys = ("judgements", "comparisons", "order_agreement_rate", "mean_abs_margin", "mean_confidence")
+    uses_prompt = True
+    text_fields = ("instruction", "prompt", "candidates")
+    summary_keys = ("judgements", "comparisons", "order_agreement_rate", "duplicate_candidates", "mean_abs_margin", "mean_confidence")
 
     def produce(self, ctx: StageContext, settings: JudgeSettings, sink: Any, existing: list[dict[str, Any]]) -> Produced:
         responses = read_input(ctx.run_dir.dataset("responses"), ("id", "instruction_id", "instruction", "candidates"), "responses")
-        critic, loaded = ctx.critic(), ctx.base_model()
+        critic, loaded, prompt_format = ctx.critic(), ctx.base_model(), ctx.prompt_format()
         ranking_config = RankingConfig(round_robin_max_k=settings.round_robin_max_k, finalists=settings.finalists)
         described = critic.describe()
         done = {r.get("instruction_id") for r in existing}
@@ -58,7 +59,7 @@ class JudgeStage(JsonlStage):
                 rankings = rank_candidates(critic, loaded, [(r["instruction"], r["candidates"]) for r in batch.items], ranking_config)
                 for record, ranking, fresh in zip(batch.items, rankings, batch.fresh):
                     if fresh:
-                        sink.write(judgement_record(record, ranking, described, loaded))
+                        sink.write(judgement_record(record, ranking, described, loaded, prompt_format.prompt(record["instruction"])))
                 advance(batch.new_count)
         return Produced(records_in=len(responses), plugins={"critic": described})
 
@@ -66,17 +67,20 @@ class JudgeStage(JsonlStage):
         return judgement_qc(records)
 
 
-def judgement_record(response: dict[str, Any], ranking: Any, critic: dict[str, Any], loaded: Any) -> dict[str, Any]:
+def judgement_record(response: dict[str, Any], ranking: Any, critic: dict[str, Any], loaded: Any, prompt: str) -> dict[str, Any]:
+    """``prompt``: the run's prompt format for the instruction, the prompt the candidates answer."""
     return {
         "id": "jud_" + str(response["instruction_id"]),
         "instruction_id": response["instruction_id"],
         "instruction": response["instruction"],
+        "prompt": prompt,
         "candidates": list(response["candidates"]),
         "truncated": list(response.get("truncated", [False] * len(response["candidates"]))),
         "scores": ranking.scores,
         "best_index": ranking.best_index,
         "scheme": ranking.scheme,
         "comparisons": ranking.comparisons,
+        "duplicate_of": ranking.duplicate_of,
         "provenance": {
             "plugin": critic.get("name"),
             "plugin_version": critic.get("version"),
@@ -90,8 +94,15 @@ def judgement_record(response: dict[str, Any], ranking: Any, critic: dict[str, A
 
 
 def judgement_qc(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Counts and margin statistics over the whole file."""
+    """Counts and margin statistics over the whole file.
+
+    Comparisons are between distinct candidates only; candidates that repeat an earlier one share
+    its score and are counted apart (``duplicate_candidates``), never as comparisons or order
+    disagreements.
+    """
     comparisons = [c for r in records for c in r.get("comparisons", [])]
+    candidates = sum(len(r.get("candidates", [])) for r in records)
+    duplicates = sum(sum(first != i for i, first in enumerate(r.get("duplicate_of") or [])) for r in records)
     margins = [abs(float(c["margin"])) for c in comparisons]
     agree = sum(bool(c.get("orders_agree")) for c in comparisons)
     confidences = [float(c["confidence"]) for c in comparisons]
@@ -101,6 +112,9 @@ def judgement_qc(records: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "judgements": len(records),
         "comparisons": len(comparisons),
+        "candidates": candidates,
+        "duplicate_candidates": duplicates,
+        "duplicate_rate": duplicates / candidates if candidates else 0.0,
         "order_agreement_rate": agree / len(comparisons) if comparisons else 0.0,
         "mean_abs_margin": sum(margins) / len(margins) if margins else 0.0,
         "mean_confidence": sum(confidences) / len(confidences) if confidences else 0.0,

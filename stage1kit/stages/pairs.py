@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stage1kit import selection
-from stage1kit.prompting import training_completion, training_prompt
+from stage1kit.prompting import PromptFormat
+from stage1kit.settings import require_range
 from stage1kit.protocols import MiningTask, Negative, PairQuery, PairVerdict
 from stage1kit.manifest import verdict_of, verdict_reasons
 from stage1kit.records import write_records_atomic
@@ -74,12 +75,22 @@ class PairsSettings:
     sft_reference_answer: str = field(
         default="I don't know.", metadata=_help("content-free answer every SFT answer must beat (an absolute bar: ranking scores are relative)")
     )
+    sft_min_confidence: float = field(
+        default=0.05,
+        metadata=_help("the quality bar decides only when the critic's confidence |2p-1| is at least this and both orders agree"),
+    )
+    sft_undecided: str = field(
+        default="keep", metadata=_help("SFT answers the quality bar cannot decide: keep or drop (counted apart either way)")
+    )
     pool_size: int = field(default=16, metadata=_help("other instructions' best answers offered to each miner"))
     seed: int = field(default=0, metadata=_help("seed of the miners and of the mix cap"))
     sft_thresholds: dict[str, float] = field(default_factory=lambda: {"min_records": 1}, metadata=_help("QC thresholds of the SFT manifest verdict"))
     dpo_thresholds: dict[str, float] = field(default_factory=lambda: {"min_records": 1}, metadata=_help("QC thresholds of the DPO manifest verdict"))
 
     def __post_init__(self) -> None:
+        if self.sft_undecided not in ("keep", "drop"):
+            raise ValueError(f"sft_undecided = {self.sft_undecided!r}: use keep or drop")
+        require_range(self, "sft_min_confidence", minimum=0.0, maximum=1.0)
         if self.strategy not in selection.STRATEGIES:
             raise ValueError(f"strategy = {self.strategy!r}: use one of {', '.join(selection.STRATEGIES)}")
         for name in ("max_negatives_per_instruction", "max_negatives_per_type", "pool_size"):
@@ -116,6 +127,8 @@ class Plan:
     sft_candidates: list[dict[str, Any]] = field(default_factory=list)
     sft: list[tuple[dict[str, Any], PairVerdict]] = field(default_factory=list)
     sft_dropped: Counter = field(default_factory=Counter)
+    #: SFT answers the quality bar could not decide (kept or dropped as ``sft_undecided`` says)
+    sft_undecided: int = 0
     candidates: list[Candidate] = field(default_factory=list)
     dpo_dropped: Counter = field(default_factory=Counter)
     mined: Counter = field(default_factory=Counter)
@@ -158,12 +171,18 @@ def select_sft(plan: Plan, verdicts: list[PairVerdict], settings: PairsSettings)
 
     A judgement's scores only rank its candidates against each other (the best always scores at
     least 0.5), so the bar is absolute: the critic must prefer the best answer over a content-free
-    reference answer.
+    reference answer. Where the critic cannot tell the two apart (see :class:`selection.QualityBar`)
+    the bar does not decide: the answer is kept (``sft_undecided = "keep"``) or dropped, and counted.
     """
     dedupe = selection.Deduplicator()
+    bar = selection.QualityBar(settings.min_sft_score, settings.sft_min_confidence)
     for record, verdict in zip(plan.sft_candidates, verdicts):
         text = record["candidates"][record["best_index"]]
-        if selection.below_quality_bar(verdict.prob_a, settings.min_sft_score):
+        decision = bar.decide(verdict.prob_a, verdict.confidence, verdict.orders_agree)
+        plan.sft_undecided += decision == selection.UNDECIDED
+        if decision == selection.UNDECIDED and settings.sft_undecided == "drop":
+            plan.sft_dropped[selection.QUALITY_UNDECIDED] += 1
+        elif decision == selection.FAIL:
             plan.sft_dropped[selection.BELOW_QUALITY_BAR] += 1
         elif not dedupe.is_new(record["instruction"], text):
             plan.sft_dropped[selection.DUPLICATE] += 1
@@ -176,7 +195,7 @@ def _plan_strategy(record: dict[str, Any], settings: PairsSettings) -> list[Cand
     found = []
     for index in selection.rejected_indices(record["scores"], best, settings.strategy):
         candidate = Candidate(record, record["candidates"][index], "strategy", strategy=settings.strategy, rejected_index=index)
-        candidate.preference = selection.recorded_preference(record.get("comparisons") or [], best, index)
+        candidate.preference = selection.recorded_preference(record.get("comparisons") or [], best, index, record.get("duplicate_of"))
         found.append(candidate)
     return found
 
@@ -280,21 +299,23 @@ def _provenance(record: dict[str, Any], settings: PairsSettings, loaded: Any, pl
     }
 
 
-def sft_record(record: dict[str, Any], verdict: PairVerdict, settings: PairsSettings, loaded: Any) -> dict[str, Any]:
+def sft_record(record: dict[str, Any], verdict: PairVerdict, settings: PairsSettings, loaded: Any, fmt: PromptFormat) -> dict[str, Any]:
     best = record["best_index"]
+    bar = selection.QualityBar(settings.min_sft_score, settings.sft_min_confidence)
     return {
         "id": f"sft_{record['instruction_id']}",
-        "prompt": training_prompt(record["instruction"]),
-        "completion": training_completion(record["candidates"][best]),
+        "prompt": fmt.prompt(record["instruction"]),
+        "completion": fmt.completion(record["candidates"][best]),
         "instruction_id": record["instruction_id"],
         "score": float(record["scores"][best]),
         "quality": float(verdict.prob_a),
         "quality_margin": float(verdict.margin),
+        "quality_decided": bar.decide(verdict.prob_a, verdict.confidence, verdict.orders_agree) != selection.UNDECIDED,
         "provenance": _provenance(record, settings, loaded, "pairs", _version()),
     }
 
 
-def dpo_record(candidate: Candidate, number: int, settings: PairsSettings, loaded: Any, critic_name: str) -> dict[str, Any]:
+def dpo_record(candidate: Candidate, number: int, settings: PairsSettings, loaded: Any, critic_name: str, fmt: PromptFormat) -> dict[str, Any]:
     record, preference = candidate.judgement, candidate.preference
     assert preference is not None
     if candidate.negative is not None and candidate.miner is not None:
@@ -308,9 +329,9 @@ def dpo_record(candidate: Candidate, number: int, settings: PairsSettings, loade
         provenance = _provenance(record, settings, loaded, "pairs", _version(), critic=critic_name, preference_from=candidate.preference_from, detail=None)
     return {
         "id": f"dpo_{record['instruction_id']}_{tag}_{number}",
-        "prompt": training_prompt(record["instruction"]),
-        "chosen": training_completion(record["candidates"][record["best_index"]]),
-        "rejected": training_completion(candidate.rejected),
+        "prompt": fmt.prompt(record["instruction"]),
+        "chosen": fmt.completion(record["candidates"][record["best_index"]]),
+        "rejected": fmt.completion(candidate.rejected),
         "instruction_id": record["instruction_id"],
         "margin": float(preference.margin),
         "confidence": float(preference.confidence),
@@ -337,6 +358,9 @@ def sft_qc(plan: Plan, judgements: list[dict[str, Any]], records: list[dict[str,
         "instructions": len(judgements),
         "acceptance_rate": len(records) / len(judgements) if judgements else 0.0,
         "dropped": dict(sorted(plan.sft_dropped.items())),
+        # answers the quality bar could not decide (critic unsure, or orders disagree): never a coin flip
+        "quality_undecided": plan.sft_undecided,
+        "quality_undecided_kept": sum(not r.get("quality_decided", True) for r in records),
         "score": selection.distribution([r["score"] for r in records]),
         "quality": selection.distribution([r["quality"] for r in records]),
     }
@@ -383,7 +407,7 @@ def create_miners(registry: "Registry", settings: PairsSettings) -> list[tuple["
     return built
 
 
-def write_heldout(run_dir: RunDir, judgements: list[dict[str, Any]], count: int, *, seed: int) -> list[str]:
+def write_heldout(run_dir: RunDir, judgements: list[dict[str, Any]], count: int, *, seed: int, fmt: PromptFormat) -> list[str]:
     """Set ``count`` judged instructions aside for evaluation, in ``heldout.jsonl``; return their ids.
 
     The choice is a seeded hash of the instruction ids, so it is the same on every rerun and does
@@ -397,8 +421,8 @@ def write_heldout(run_dir: RunDir, judgements: list[dict[str, Any]], count: int,
             "id": f"heldout_{j['instruction_id']}",
             "instruction_id": j["instruction_id"],
             "instruction": j["instruction"],
-            "prompt": training_prompt(j["instruction"]),
-            "completion": training_completion(j["candidates"][j["best_index"]]),
+            "prompt": fmt.prompt(j["instruction"]),
+            "completion": fmt.completion(j["candidates"][j["best_index"]]),
         }
         for j in chosen
     ]
@@ -415,6 +439,7 @@ class PairsStage(Stage):
     inputs = ("judgements",)
     outputs = ("sft", "dpo")
     uses_critic = True
+    uses_prompt = True
 
     def plugin_uses(self, settings: PairsSettings) -> list[PluginUse]:
         return [
@@ -435,9 +460,9 @@ class PairsStage(Stage):
         judgements = read_input(source, JUDGEMENT_FIELDS, "judge")
         check_judgements(source, judgements)
         miners = create_miners(ctx.registry, settings)
-        critic, loaded = ctx.critic(), ctx.base_model()
+        critic, loaded, fmt = ctx.critic(), ctx.base_model(), ctx.prompt_format()
         config = self.cache_key(ctx.config)
-        excluded = set(write_heldout(run_dir, judgements, ctx.config.stages["evaluate"].heldout, seed=settings.seed))
+        excluded = set(write_heldout(run_dir, judgements, ctx.config.stages["evaluate"].heldout, seed=settings.seed, fmt=fmt))
         judgements = [j for j in judgements if j["instruction_id"] not in excluded]
         described = critic.describe()
         with ctx.progress("pairs", len(judgements)) as advance:
@@ -455,8 +480,8 @@ class PairsStage(Stage):
             if reason:
                 filtered[reason] += 1
             else:
-                dpo_records.append(dpo_record(candidate, len(dpo_records), settings, loaded, critic_name))
-        sft_records = [sft_record(r, verdict, settings, loaded) for r, verdict in plan.sft]
+                dpo_records.append(dpo_record(candidate, len(dpo_records), settings, loaded, critic_name, fmt))
+        sft_records = [sft_record(r, verdict, settings, loaded, fmt) for r, verdict in plan.sft]
 
         plugins = {"critic": described} | {
             registration.name: {"distribution": registration.plugin.distribution, "version": registration.plugin.version}

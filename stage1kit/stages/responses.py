@@ -7,11 +7,12 @@ candidates that came back empty, duplicated within their record, or cut off at t
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
 from stage1kit.settings import require_range
-from stage1kit.stages.base import JsonlStage, PluginUse, Produced, StageContext, read_input
+from stage1kit.stages.base import JsonlStage, PluginUse, Produced, StageConfigError, StageContext, read_input
 
 
 @dataclass
@@ -40,6 +41,7 @@ class ResponsesStage(JsonlStage):
     settings_type = ResponsesSettings
     inputs = ("instructions",)
     outputs = ("responses",)
+    uses_prompt = True
     text_fields = ("instruction", "candidates")
     summary_keys = ("instructions", "candidates", "empty", "duplicates", "truncated")
 
@@ -49,10 +51,18 @@ class ResponsesStage(JsonlStage):
     def produce(self, ctx: StageContext, settings: ResponsesSettings, sink: Any, existing: list[dict[str, Any]]) -> Produced:
         instructions = read_input(ctx.run_dir.dataset("instructions"), ("id", "instruction"), "instructions")
         generator = ctx.registry.create("response_generators", settings.generator, **settings.generator_settings)
+        if "prompt_format" not in inspect.signature(generator.generate).parameters:
+            raise StageConfigError(
+                f"[responses] generator = {settings.generator!r}: its generate() takes no prompt_format, so its answers would "
+                "not answer the run's [prompt] format; update the plugin (see stage1kit.protocols.ResponseGenerator)"
+            )
         done = {r.get("instruction_id") for r in existing}
         already = sum(r["id"] in done for r in instructions)
         with ctx.progress("responses", len(instructions), already) as advance:
-            stats = generator.generate(ctx.base_model(), instructions, sink, k=settings.k, seed=settings.seed, done=done, progress=advance)
+            stats = generator.generate(
+                ctx.base_model(), instructions, sink, k=settings.k, seed=settings.seed, done=done, progress=advance,
+                prompt_format=ctx.prompt_format(),
+            )
         return Produced(records_in=len(instructions), plugins={"generator": generator.describe()}, stats=stats.to_dict())
 
     def qc(self, records: list[dict[str, Any]], produced: Produced, settings: ResponsesSettings) -> dict[str, Any]:

@@ -106,6 +106,7 @@ class TrainStage(Stage):
 
         from stage1kit.audit_gate import plugin_modules
         from stage1kit.gate import require_gate
+        from stage1kit.dpo_likelihood import likelihood_warnings
         from stage1kit.manifest import write_manifest
 
         started = time.perf_counter()
@@ -135,6 +136,7 @@ class TrainStage(Stage):
         result = trainer.train(loaded, dataset, staged)
         description = trainer.describe()
         state.wait_for_everyone()
+        warnings = likelihood_warnings(result.metrics.get("likelihood"))
         if state.is_main_process:
             if output_dir.exists():
                 shutil.rmtree(output_dir)
@@ -148,6 +150,7 @@ class TrainStage(Stage):
                 plugins={registration.name: description | _plugin_origin(registration)},
                 qc=dict(result.metrics) | {"records": gate.records, "adapter": result.adapter, "gate": gate.to_dict()},
                 audit=ctx.audit if ctx.audit is not None else gate.audit,
+                warnings=warnings,
             )
         state.wait_for_everyone()
         return StageOutcome(
@@ -157,6 +160,7 @@ class TrainStage(Stage):
             outputs=[output_dir],
             stats=dict(result.metrics) | {"adapter": result.adapter, "model_override": gate.override},
             verdict="pass",
+            warnings=warnings,
         )
 
     def _load(self, ctx: StageContext) -> Any:

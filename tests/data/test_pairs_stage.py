@@ -37,17 +37,18 @@ def critic_calls():
 def test_pairs_stage_writes_sft_and_dpo_with_passing_manifests(tmp_path, registry, loaded):
     run_dir = judged_run(tmp_path / "run", pivot=True)
     critic_calls().clear()
-    outcome = run(run_dir, registry, loaded)
+    outcome = run(run_dir, registry, loaded, sft_reference_answer=DECISIVE_REFERENCE)
     assert outcome.verdict == "pass"
     sft, dpo = read_records(run_dir.dataset("sft")), read_records(run_dir.dataset("dpo"))
-    # The quality bar is absolute: the word-count critic prefers the reference "I don't know." (three
-    # words) to the one-word "HELLO", so that instruction gets no SFT record.
+    # The quality bar is absolute: the word-count critic prefers the five-word reference to the
+    # one-word "HELLO" (in both orders), so that instruction gets no SFT record.
     assert [r["instruction_id"] for r in sft] == [f"ins{i}" for i in range(len(TOPICS)) if i != 4]
     assert outcome.stats["sft"]["dropped"] == {"below-quality-bar": 1}
     assert all(r["quality"] > 0.5 and r["quality_margin"] > 0 for r in sft)
     assert sft[0]["prompt"] == training_prompt(TOPICS[0][0]) and sft[0]["completion"] == " " + TOPICS[0][1][0]
     # pivot judgements hold no best-vs-other comparison: strategy pairs and negatives go to the critic together
     assert len(critic_calls()) == 1 and critic_calls()[0] == outcome.stats["dpo"]["critic_queries"] + len(TOPICS)
+    assert outcome.stats["sft"]["quality_undecided"] == 0
     sources = {r["source"] for r in dpo}
     assert sources == {"strategy", "negative"}
     for record in dpo:
@@ -62,6 +63,25 @@ def test_pairs_stage_writes_sft_and_dpo_with_passing_manifests(tmp_path, registr
         assert manifest["inputs"][0]["path"] == "judgements.jsonl"
         assert manifest["model"]["chat_template"]["state"] == "disabled"
         assert {"critic", "truncated", "off-topic"} <= set(manifest["plugins"])
+
+
+#: a reference the word-count critic decides against for every best answer (it calls lengths within
+#: two words order-dependent): five words
+DECISIVE_REFERENCE = "I really do not know."
+
+
+def test_a_quality_bar_that_cannot_decide_does_not_decide(tmp_path, registry, loaded):
+    # "HELLO" against the default reference "I don't know.": lengths within two words, so the
+    # critic's verdict flips with the order -- undecided, kept (and counted), not dropped by a coin flip
+    run_dir = judged_run(tmp_path / "run")
+    qc = run(run_dir, registry, loaded, miners=[]).stats["sft"]
+    sft = read_records(run_dir.dataset("sft"))
+    assert [r["instruction_id"] for r in sft] == [f"ins{i}" for i in range(len(TOPICS))]
+    assert qc["dropped"] == {} and qc["quality_undecided"] == qc["quality_undecided_kept"] == 1
+    assert [r["instruction_id"] for r in sft if not r["quality_decided"]] == ["ins4"]
+    dropping = judged_run(tmp_path / "drop")
+    qc = run(dropping, registry, loaded, miners=[], sft_undecided="drop").stats["sft"]
+    assert qc["dropped"] == {"quality-undecided": 1} and qc["quality_undecided"] == 1 and qc["quality_undecided_kept"] == 0
 
 
 def test_every_drop_is_counted(tmp_path, registry, loaded):
@@ -108,7 +128,9 @@ def test_quality_bar_truncation_and_duplicates(tmp_path, registry, loaded):
     run_dir = judged_run(tmp_path / "run")
     records = [judgement(0), judgement(0) | {"id": "dup", "instruction_id": "dup"}, judgement(1, truncated_best=True), judgement(4)]
     write_records_atomic(run_dir.dataset("judgements"), records)
-    outcome = run(run_dir, registry, loaded, miners=["truncated"], sft_thresholds={"min_acceptance_rate": 0.5})
+    outcome = run(
+        run_dir, registry, loaded, miners=["truncated"], sft_thresholds={"min_acceptance_rate": 0.5}, sft_reference_answer=DECISIVE_REFERENCE
+    )
     sft_qc, dpo_qc = outcome.stats["sft"], outcome.stats["dpo"]
     assert sft_qc["records"] == 1 and sft_qc["dropped"] == {"below-quality-bar": 1, "best-truncated": 1, "duplicate": 1}
     assert dpo_qc["dropped"]["duplicate"] >= 3 and dpo_qc["dropped"]["best-truncated"] == 1

@@ -14,6 +14,7 @@ from stage1kit.selection import (
     ORDERS_DISAGREE,
     PairFilter,
     Preference,
+    QualityBar,
     REJECTED_PREFERRED,
     distribution,
     mu_minus_two_sigma,
@@ -54,6 +55,28 @@ def test_recorded_preference_is_oriented_chosen_over_rejected():
     pref = recorded_preference(comparisons, chosen=0, rejected=2)
     assert pref == Preference(1.5, pytest.approx(0.8), 0.6, True)
     assert recorded_preference(comparisons, chosen=0, rejected=1) is None
+
+
+def test_recorded_preference_reads_a_repeated_candidate_through_its_first_copy():
+    # candidates 1 and 3 are the same answer: the judge compared only 1, and 3 shares its verdict
+    comparisons = [{"a": 0, "b": 1, "margin": 2.0, "prob_a": 0.9, "confidence": 0.8, "orders_agree": True}]
+    assert recorded_preference(comparisons, chosen=0, rejected=3) is None
+    assert recorded_preference(comparisons, chosen=0, rejected=3, duplicate_of=[0, 1, 2, 1]) == Preference(2.0, 0.9, 0.8, True)
+
+
+@pytest.mark.parametrize(
+    "quality, confidence, orders_agree, expected",
+    [
+        (0.9, 0.8, True, "pass"),
+        (0.2, 0.6, True, "fail"),
+        (0.50002, 0.00004, True, "undecided"),  # the critic cannot judge the reference at all
+        (0.49998, 0.00004, True, "undecided"),  # ... on either side of the bar: no coin flip
+        (0.8, 0.6, False, "undecided"),  # the verdict flips with the presentation order
+        (0.47, 0.06, True, "fail"),  # sure enough, and below the bar
+    ],
+)
+def test_the_quality_bar_does_not_decide_what_the_critic_cannot(quality, confidence, orders_agree, expected):
+    assert QualityBar(min_quality=0.5, min_confidence=0.05).decide(quality, confidence, orders_agree) == expected
 
 
 @pytest.mark.parametrize(

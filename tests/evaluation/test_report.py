@@ -178,3 +178,33 @@ def test_without_matplotlib_the_report_says_so(full_run, monkeypatch):
     assert any("matplotlib is not installed" in note for note in data["notes"])
     assert list(full_run.eval_dir.glob("*.png")) == []
     assert "matplotlib is not installed" in (full_run.eval_dir / "report.md").read_text()
+
+
+def _dpo_logs(path: Path, rewards_chosen: list[float], logps_chosen: list[float]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    history = [
+        {"step": i + 1, "loss": 0.6, "rewards/chosen": r, "rewards/rejected": r - 0.5, "logps/chosen": c, "logps/rejected": c - 3}
+        for i, (r, c) in enumerate(zip(rewards_chosen, logps_chosen))
+    ] + [{"step": len(rewards_chosen), "train_runtime": 3.0}]
+    path.write_text(json.dumps({"log_history": history}), encoding="utf-8")
+
+
+def test_the_report_warns_when_dpo_lowered_the_chosen_answers_likelihood(full_run):
+    _dpo_logs(full_run.train_dir("dpo") / "trainer_state.json", [-0.05, -0.2, -0.48], [-20.0, -22.5, -26.0])
+    write_report(full_run.eval_dir, run_root=full_run.root, sections=SECTIONS, heldout=HELDOUT)
+    data = json.loads((full_run.eval_dir / "report.json").read_text())
+    trend = data["qc"]["likelihood"]
+    assert trend["logps_chosen"] == [-20.0, -22.5, -26.0] and trend["chosen_likelihood_fell"] is True
+    [warning] = data["warnings"]
+    assert "DPO lowered the likelihood of the chosen answers" in warning and "-0.480" in warning
+    md = (full_run.eval_dir / "report.md").read_text()
+    assert md.index("## Warnings") < md.index("## Held-out data")
+    assert "### DPO: likelihood of the chosen and rejected answers" in md and "**less likely**" in md
+
+
+def test_no_warning_when_dpo_raised_the_chosen_answers_likelihood(full_run):
+    _dpo_logs(full_run.train_dir("dpo") / "trainer_state.json", [0.01, 0.1, 0.3], [-20.0, -19.0, -17.5])
+    write_report(full_run.eval_dir, run_root=full_run.root, sections=SECTIONS, heldout=HELDOUT)
+    data = json.loads((full_run.eval_dir / "report.json").read_text())
+    assert data["warnings"] == [] and data["qc"]["likelihood"]["chosen_likelihood_fell"] is False
+    assert "## Warnings" not in (full_run.eval_dir / "report.md").read_text()

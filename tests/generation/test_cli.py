@@ -42,3 +42,15 @@ def test_user_code_that_loads_a_model_stops_the_stage_before_loading(tmp_path):
     )
     assert result.exit_code == 1 and "no model was loaded" in result.output
     assert "mine.py" in result.output
+
+
+def test_stage_commands_take_the_prompt_format_as_options(tmp_path, talking_model_dir):
+    runner = CliRunner()
+    common = ["--run-dir", str(tmp_path / "run"), "--model", str(talking_model_dir), "--quiet", "--device", "cpu"]
+    assert runner.invoke(cli, ["instructions", *common, "--target", "2", *_sets(FAST_INSTRUCTIONS)]).exit_code == 0
+    bad = runner.invoke(cli, ["responses", *common, "--prompt-template", "Q: {question}\nA:"])
+    assert bad.exit_code != 0 and "--prompt options" in bad.output and "template = 'Q: {question}\\nA:': must hold {instruction} exactly once" in bad.output
+    result = runner.invoke(cli, ["responses", *common, "-k", "2", "--prompt-template", "Q: {instruction}\nA:", *_sets(FAST_RESPONSES)])
+    assert result.exit_code == 0, result.output
+    [record, _] = read_records(tmp_path / "run" / "responses.jsonl")
+    assert record["prompt"] == f"Q: {record['instruction']}\nA:"

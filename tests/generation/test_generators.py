@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from stage1kit.prompting import PromptFormat
 from stage1kit.protocols import InstructionGenerator, ResponseGenerator
 
 from gen_helpers import FAST_INSTRUCTIONS, FAST_RESPONSES, PROVENANCE_KEYS
@@ -98,13 +99,13 @@ def test_best_of_n_resumed_after_any_record_equals_the_uninterrupted_run(talking
 
 
 def test_stop_strings_cut_answers_and_the_token_limit_is_flagged(random_model, talking_model, registry, sink):
-    cut = registry.create("response_generators", "best-of-n", stop=[" "], max_new_tokens=16)
-    cut.generate(talking_model, INSTRUCTIONS, sink, k=2, seed=0)
+    cut = registry.create("response_generators", "best-of-n", max_new_tokens=16)
+    cut.generate(talking_model, INSTRUCTIONS, sink, k=2, seed=0, prompt_format=PromptFormat(stop=(" ",)))
     assert all(" " not in c for r in sink.records for c in r["candidates"])
     sink.records.clear()
     # random weights essentially never emit EOS within 3 tokens: every answer is cut off
-    limited = registry.create("response_generators", "best-of-n", stop=[], max_new_tokens=3)
-    stats = limited.generate(random_model, INSTRUCTIONS, sink, k=2, seed=0)
+    limited = registry.create("response_generators", "best-of-n", max_new_tokens=3)
+    stats = limited.generate(random_model, INSTRUCTIONS, sink, k=2, seed=0, prompt_format=PromptFormat(stop=()))
     assert all(all(r["truncated"]) for r in sink.records) and stats.rejected["truncated"] == 4
 
 

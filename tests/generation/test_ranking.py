@@ -62,3 +62,38 @@ def test_scores_are_mean_preference_probabilities():
 def test_a_single_candidate_wins_unopposed():
     [ranking] = rank_candidates(LengthCritic(), None, [("q", ["only"])])
     assert ranking.best_index == 0 and ranking.scores == [0.5] and ranking.comparisons == []
+
+
+class PositionBiasedCritic(LengthCritic):
+    """Like a real critic with position bias: between equal answers it picks whichever comes first,
+    so its two presentation orders disagree."""
+
+    def compare(self, model, queries):
+        self.queries = list(queries)
+        verdicts = super().compare(model, queries)
+        return [PairVerdict(0.0, 0.5, 0.0, False) if q.response_a == q.response_b else v for q, v in zip(queries, verdicts)]
+
+
+def test_identical_candidates_are_judged_once_and_share_one_score():
+    from stage1kit.stages.judge import judgement_qc, judgement_record
+
+    critic = PositionBiasedCritic()
+    candidates = ["Paris.", "Lyon is the capital.", " Paris. ", "Paris.", "Lyon  is the capital."]
+    [ranking] = rank_candidates(critic, None, [("Capital of France?", candidates)])
+    # only the two distinct answers meet: one comparison, none between a string and itself
+    assert critic.calls == [1] and len(ranking.comparisons) == 1
+    assert all(q.response_a.split() != q.response_b.split() for q in critic.queries)
+    assert ranking.duplicate_of == [0, 1, 0, 0, 1] and ranking.duplicates == 3
+    assert ranking.scores[0] == ranking.scores[2] == ranking.scores[3] and ranking.scores[1] == ranking.scores[4]
+    assert ranking.best_index == 1  # the first copy of the longer answer
+    response = {"id": "res_1", "instruction_id": "ins_1", "instruction": "Capital of France?", "candidates": candidates}
+    record = judgement_record(response, ranking, {"name": "biased"}, None, "Query: Capital of France?\nAnswer:")
+    qc = judgement_qc([record])
+    assert qc["comparisons"] == 1 and qc["order_agreement_rate"] == 1.0
+    assert qc["duplicate_candidates"] == 3 and qc["candidates"] == 5
+
+
+def test_a_record_of_identical_candidates_needs_no_critic():
+    critic = PositionBiasedCritic()
+    [ranking] = rank_candidates(critic, None, [("q", ["same", "same ", "same"])])
+    assert critic.calls == [] and ranking.comparisons == [] and ranking.scores == [0.5] * 3 and ranking.best_index == 0

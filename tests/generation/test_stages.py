@@ -103,3 +103,91 @@ def test_a_response_generator_is_no_instruction_generator(tmp_path, talking_mode
     settings = InstructionsSettings(generator="best-of-n", target=1)
     with pytest.raises(UnknownPluginError, match="no instruction generator named 'best-of-n'; available: self-instruct"):
         run_stage("instructions", settings, run_dir=RunDir.at(tmp_path), loaded=talking_model, registry=registry, audit=AUDIT)
+
+
+def test_one_prompt_format_from_sampling_to_training_and_evaluation(tmp_path, talking_model, registry, monkeypatch):
+    """A custom [prompt]: the prompt the answers were sampled under ends in exactly the string the
+    judge records, the SFT/DPO records and heldout.jsonl train and hold, and evaluators ask."""
+    import stage1kit_hf.best_of_n as best_of_n
+
+    from stage1kit.prompting import PromptFormat
+    from stage1kit.settings import PromptSettings
+    from stage1kit.stages.evaluate import EvaluateSettings
+    from stage1kit.stages.pairs import PairsSettings
+
+    assert PromptFormat.from_settings(PromptSettings(template="### Task\n{instruction}\n### Response:")).stop == ("\n### Task",)
+    # answers of the barely-trained model end at a space (not at the token limit), so some are trained on
+    prompt = PromptSettings(template="### Task\n{instruction}\n### Response:", separator="\n", stop=["\n### Task", " "])
+    fmt = PromptFormat.from_settings(prompt)
+    sampled = []
+
+    def recording_sample(model, prompts, sampling, **kwargs):
+        sampled.extend((p, sampling.stop) for p in prompts)
+        return real_sample(model, prompts, sampling, **kwargs)
+
+    real_sample = best_of_n.sample
+    monkeypatch.setattr(best_of_n, "sample", recording_sample)
+    run = RunDir.at(tmp_path)
+    common = {"run_dir": run, "loaded": talking_model, "registry": registry, "audit": AUDIT, "prompt": prompt}
+    _instructions(run, talking_model, registry, target=4)
+    run_stage("responses", ResponsesSettings(k=3, generator_settings=dict(FAST_RESPONSES)), **common)
+    run_stage("judge", JudgeSettings(), **common)
+    pairs = run_stage("pairs", PairsSettings(miners=[], min_sft_score=0.0), evaluate=EvaluateSettings(heldout=1), **common)
+
+    judged = {j["instruction"]: j for j in read_records(run.dataset("judgements"))}
+    by_prompt = {fmt.prompt(i): j for i, j in judged.items()}
+    for text, stop in sampled:
+        assert stop == fmt.stop and any(text.endswith(p) for p in by_prompt)
+    assert all(j["prompt"] == fmt.prompt(i) for i, j in judged.items())
+    sft, dpo, heldout = (read_records(p) for p in (run.dataset("sft"), run.dataset("dpo"), run.heldout))
+    assert sft and heldout, pairs.stats["sft"]["dropped"]
+    for row in sft + heldout:
+        judgement = by_prompt[row["prompt"]]  # what the judge ranked is what is trained and held out
+        assert row["completion"] == fmt.completion(judgement["candidates"][judgement["best_index"]])
+        assert row["completion"].startswith("\n") and not row["prompt"].startswith("Query:")
+    assert all(r["prompt"] in by_prompt and r["chosen"].startswith("\n") for r in dpo)
+    # the evaluate stage and its evaluators ask what ctx.prompt_format() gives: the same strings
+    from pathlib import Path
+
+    from stage1kit.config import default_config
+    from stage1kit.protocols import EvalContext
+    from stage1kit.stages.base import StageContext
+
+    ctx = StageContext(default_config(Path("stage1kit.toml"), prompt=prompt), registry, models=None)
+    asked = EvalContext(None, None, None, [], [], run.root, prompt_format=ctx.prompt_format())
+    assert {asked.prompt_format.prompt(i) for i in judged} == set(by_prompt) >= {r["prompt"] for r in sft + heldout}
+    assert asked.prompt_format.stop == fmt.stop
+
+
+def test_a_changed_prompt_format_reruns_the_stages_that_use_it(tmp_path, talking_model, registry):
+    from stage1kit.settings import PromptSettings
+
+    run = RunDir.at(tmp_path)
+    _instructions(run, talking_model, registry, target=2)
+    settings = ResponsesSettings(k=2, generator_settings=dict(FAST_RESPONSES))
+    common = {"run_dir": run, "loaded": talking_model, "registry": registry, "audit": AUDIT}
+    assert not run_stage("responses", settings, **common).skipped
+    assert run_stage("responses", settings, **common).skipped
+    assert not run_stage("responses", settings, prompt=PromptSettings(template="Q: {instruction}\nA:"), **common).skipped
+    assert read_records(run.dataset("responses"))[0]["prompt"].startswith("Q: ")
+
+
+def test_an_unreachable_target_is_a_warning_in_the_manifest_and_the_run_summary(tmp_path, talking_model, registry, capsys):
+    from stage1kit.commands.pipeline import _print_summary
+
+    run = RunDir.at(tmp_path)
+    settings = InstructionsSettings(target=40, generator_settings=dict(FAST_INSTRUCTIONS, max_rounds=1))
+    outcome = run_stage("instructions", settings, run_dir=run, loaded=talking_model, registry=registry, audit=AUDIT)
+    assert outcome.verdict == "pass" and not outcome.stats["target_reached"] and outcome.stats["target_fraction"] < 1
+    [warning] = outcome.warnings
+    assert warning.startswith(f"target not reached: {outcome.stats['accepted']} of 40 instructions accepted")
+    assert json.loads(run.manifest("instructions").read_text())["warnings"] == [warning]
+    _print_summary([outcome], run.root, 1.0)
+    assert "warning (instructions): target not reached" in " ".join(capsys.readouterr().out.split())
+    # a skipped (up-to-date) stage says it again, from its manifest
+    again = run_stage("instructions", settings, run_dir=run, loaded=talking_model, registry=registry, audit=AUDIT)
+    assert again.skipped and again.warnings == [warning]
+    # and a run that must reach its target says so in its thresholds
+    strict = InstructionsSettings(target=40, generator_settings=dict(FAST_INSTRUCTIONS, max_rounds=1), thresholds={"min_target_fraction": 1.0})
+    failed = run_stage("instructions", strict, run_dir=RunDir.at(tmp_path / "strict"), loaded=talking_model, registry=registry, audit=AUDIT)
+    assert failed.verdict == "fail" and "target_fraction" in failed.failures[0]

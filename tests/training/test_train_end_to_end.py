@@ -48,6 +48,12 @@ def test_sft_then_dpo_train_adapters_that_load_back(gated_run, base_model, regis
     dpo_manifest = json.loads(manifest_path_for(dpo_dir).read_text(encoding="utf-8"))
     assert dpo_manifest["stage"] == "train-dpo"
     assert "last_rewards/margins" in dpo_manifest["qc"]
+    # the chosen/rejected likelihood over training, and a warning exactly when the chosen one fell
+    from stage1kit.dpo_likelihood import likelihood_warnings
+
+    trend = dpo_manifest["qc"]["likelihood"]
+    assert trend["points"] >= 1 and len(trend["logps_chosen"]) == trend["points"]
+    assert dpo_manifest["warnings"] == likelihood_warnings(trend)
     assert dpo_manifest["plugins"]["trl-dpo"]["settings"]["beta"] == 0.2
     assert not (dpo_dir / "ref").exists(), "the frozen reference adapter must not be saved"
 
