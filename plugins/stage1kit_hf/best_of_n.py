@@ -39,17 +39,14 @@ from stage1kit_hf.meta import PLUGIN, plugin_version
 
 @dataclass
 class BestOfNSettings:
-    """Settings of the ``best-of-n`` generator (the ``[generators.responses]`` table)."""
+    """Settings of the ``best-of-n`` generator (``[responses] generator_settings``)."""
 
-    #: text before the examples; the prompt format itself (query block, stop strings) is ``[prompt]``
-    preamble: str = prompts.ANSWER_PREAMBLE
-    #: few-shot ``[query, answer]`` examples, written in the run's prompt format before the query
-    examples: list[list[str]] = field(default_factory=lambda: [list(e) for e in prompts.ANSWER_EXAMPLES])
-    #: instructions per ``generate`` call (each contributes k sequences)
-    batch_size: int = 8
-    max_new_tokens: int = 128
-    temperature: float = 0.8
-    top_p: float = 0.95
+    preamble: str = field(default=prompts.ANSWER_PREAMBLE, metadata={"help": "text before the examples; the prompt format itself (query block, stop strings) is [prompt]"})
+    examples: list[list[str]] = field(default_factory=lambda: [list(e) for e in prompts.ANSWER_EXAMPLES], metadata={"help": "few-shot [query, answer] examples, written in the run's prompt format before the query"})
+    batch_size: int = field(default=8, metadata={"help": "instructions per generate call (each contributes k sequences)"})
+    max_new_tokens: int = field(default=128, metadata={"help": "longest answer, in tokens (a longer one is marked truncated)"})
+    temperature: float = field(default=0.8, metadata={"help": "sampling temperature of the k candidates"})
+    top_p: float = field(default=0.95, metadata={"help": "nucleus sampling: keep the smallest set of tokens with this much probability"})
 
 
 def response_id(instruction_id: str) -> str:

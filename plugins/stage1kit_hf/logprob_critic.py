@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from stage1kit import (
@@ -30,21 +30,17 @@ from stage1kit_hf.meta import PLUGIN, plugin_version
 
 @dataclass
 class CriticSettings:
-    """Settings of the ``logprob`` critic (the ``[critic]`` table of a config)."""
+    """Settings of the ``logprob`` critic (``[critic] settings``)."""
 
-    batch_size: int = 16
-    max_tokens_per_batch: int = 16384
-    padding_side: str = "left"
-    #: completion-style judge prompts; ``{instruction}`` / ``{response_a}`` ``{response_b}`` placeholders
-    instruction_template: str = prompts.INSTRUCTION_JUDGE_TEMPLATE
-    pair_template: str = prompts.PAIR_JUDGE_TEMPLATE
-    yes_no: tuple[str, str] = (" Yes", " No")
-    labels: tuple[str, str] = (" A", " B")
-    #: content-free instruction whose yes/no log-odds are subtracted ("calibrate before use", Zhao et
-    #: al. 2021): removes the model's prior for the label tokens themselves; "" (or None) turns it off
-    calibration_text: str | None = "N/A"
-    #: responses longer than this are cut (in characters) inside the judge prompt, to bound its length
-    max_response_chars: int = 2000
+    batch_size: int = field(default=16, metadata={"help": "prompts per forward pass"})
+    max_tokens_per_batch: int = field(default=16384, metadata={"help": "padded tokens per forward pass, at most (length-bucketed batches)"})
+    padding_side: str = field(default="left", metadata={"help": "where scoring batches pad"})
+    instruction_template: str = field(default=prompts.INSTRUCTION_JUDGE_TEMPLATE, metadata={"help": "completion-style prompt that asks whether a text is a good task ({instruction})"})
+    pair_template: str = field(default=prompts.PAIR_JUDGE_TEMPLATE, metadata={"help": "completion-style prompt that asks which answer is better ({instruction}, {response_a}, {response_b})"})
+    yes_no: tuple[str, str] = field(default=(" Yes", " No"), metadata={"help": "the two answer tokens of the instruction prompt"})
+    labels: tuple[str, str] = field(default=(" A", " B"), metadata={"help": "the two answer tokens of the pair prompt"})
+    calibration_text: str | None = field(default="N/A", metadata={"help": "content-free instruction whose yes/no log-odds are subtracted (Zhao et al. 2021); \"\" turns it off"})
+    max_response_chars: int = field(default=2000, metadata={"help": "responses longer than this are cut (in characters) inside the judge prompt"})
 
 
 def _clip(text: str, limit: int) -> str:

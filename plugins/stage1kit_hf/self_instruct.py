@@ -15,7 +15,7 @@ import json
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,30 +30,25 @@ _ITEM = re.compile(r"^\s*(\d+)\s*[.)]\s*(.*)$")
 
 @dataclass
 class SelfInstructSettings:
-    """Settings of the ``self-instruct`` generator (the ``[generators.instructions]`` table)."""
+    """Settings of the ``self-instruct`` generator (``[instructions] generator_settings``)."""
 
-    #: JSONL with one ``{"instruction": ...}`` per line; the built-in seed set when unset
-    seed_file: str | None = None
-    prompt_template: str = prompts.SELF_INSTRUCT_TEMPLATE
-    seed_tasks_per_prompt: int = 6
-    machine_tasks_per_prompt: int = 2
-    prompts_per_round: int = 8
-    batch_size: int = 8
-    max_new_tokens: int = 96
-    #: tokens before EOS may end a sample: an instruction needs several, and a base model that closes
-    #: the list at once only wastes the sample (the filters still judge whatever it writes)
-    min_new_tokens: int = 4
-    temperature: float = 1.0
-    top_p: float = 0.95
-    max_rounds: int = 20
-    #: at most this many new items are taken from one continuation
-    max_items_per_completion: int = 8
-    min_words: int = 3
-    max_words: int = 80
-    #: share of an instruction's non-space characters that must be letters
-    min_letter_ratio: float = 0.6
-    similarity_threshold: float = 0.7
-    quality_threshold: float = 0.5
+    seed_file: str | None = field(default=None, metadata={"help": "JSONL with one {\"instruction\": ...} per line; the built-in seed set when unset"})
+    prompt_template: str = field(default=prompts.SELF_INSTRUCT_TEMPLATE, metadata={"help": "the completion-style few-shot prompt that asks for new instructions"})
+    seed_tasks_per_prompt: int = field(default=6, metadata={"help": "seed instructions shown in each prompt"})
+    machine_tasks_per_prompt: int = field(default=2, metadata={"help": "already accepted instructions shown in each prompt"})
+    prompts_per_round: int = field(default=8, metadata={"help": "prompts sampled per round"})
+    batch_size: int = field(default=8, metadata={"help": "prompts per generate call"})
+    max_new_tokens: int = field(default=96, metadata={"help": "longest continuation, in tokens"})
+    min_new_tokens: int = field(default=4, metadata={"help": "tokens before EOS may end a sample (a list closed at once only wastes the sample)"})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
+    top_p: float = field(default=0.95, metadata={"help": "nucleus sampling: keep the smallest set of tokens with this much probability"})
+    max_rounds: int = field(default=20, metadata={"help": "give up after this many rounds even if the target is not reached"})
+    max_items_per_completion: int = field(default=8, metadata={"help": "at most this many new items are taken from one continuation"})
+    min_words: int = field(default=3, metadata={"help": "shorter instructions are rejected"})
+    max_words: int = field(default=80, metadata={"help": "longer instructions are rejected"})
+    min_letter_ratio: float = field(default=0.6, metadata={"help": "share of an instruction's non-space characters that must be letters"})
+    similarity_threshold: float = field(default=0.7, metadata={"help": "ROUGE-L above which an instruction is a near duplicate of an earlier one"})
+    quality_threshold: float = field(default=0.5, metadata={"help": "the critic's calibrated P(yes) an instruction must reach"})
 
 
 def load_seed_tasks(path: str | Path | None) -> list[str]:
