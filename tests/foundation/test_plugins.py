@@ -117,3 +117,29 @@ def test_cli_answers_with_a_broken_plugin_installed(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "library that is not installed" in result.stdout
+
+
+def test_plugins_settings_lists_every_plugins_settings_with_help():
+    import json
+
+    from click.testing import CliRunner
+
+    from stage1kit.cli import cli
+
+    result = CliRunner().invoke(cli, ["plugins", "--settings", "--json"])
+    assert result.exit_code == 0, result.output
+    settings = json.loads(result.output)["settings"]
+    best_of_n = {row["name"]: row for row in settings["response_generators:best-of-n"]}
+    assert best_of_n["temperature"]["type"] == "float" and best_of_n["temperature"]["default"] == 0.8
+    assert "temperature" in best_of_n["temperature"]["help"]
+    assert {row["name"] for row in settings["trainers:trl-sft"]} >= {"max_steps", "lora_r", "requirements"}
+    # a miner registered without a settings class: its constructor's keywords are listed
+    assert isinstance(settings["negative_miners:truncated"], list)
+
+
+def test_a_setting_of_the_wrong_type_names_the_plugin_and_the_key():
+    from stage1kit.plugins import get_registry
+
+    registry = get_registry()
+    with pytest.raises(PluginError, match=r"response generator 'best-of-n' rejected its settings: temperature: expected float, got str 'hot'"):
+        registry.create("response_generators", "best-of-n", temperature="hot")
