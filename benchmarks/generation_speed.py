@@ -38,8 +38,9 @@ def main() -> None:
 
     import torch
 
+    from stage1kit import encode_data, special_ids
     from stage1kit.plugins import get_registry
-    from stage1kit.sampling import _generated_lengths, left_padded
+    from stage1kit.sampling import first_end, generation_kwargs, left_padded
 
     loaded, model_path = load_model(args, pretrain_steps=0)
     generator = get_registry().create(
@@ -50,7 +51,7 @@ def main() -> None:
     tasks = load_seed_tasks(None)
     instructions = [{"id": f"ins_{i}", "instruction": tasks[i % len(tasks)], "round": 1} for i in range(args.instructions)]
     prompts = [generator.prompt(r["instruction"]) for r in instructions]
-    encoded = loaded.tokenizer(prompts)["input_ids"]
+    encoded = encode_data(loaded.tokenizer, prompts, bos=True)  # exactly as the generator encodes them
     order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))  # the same batches the generator forms
     batches = [left_padded(loaded, [encoded[i] for i in order[s : s + args.batch_size]]) for s in range(0, len(order), args.batch_size)]
     tokenizer = loaded.tokenizer
@@ -60,16 +61,16 @@ def main() -> None:
         return sum(chunk["tokens"] for chunk in stats.per_round)
 
     def run_bare() -> int:
+        """``model.generate`` with the generator's own keyword arguments; tokens counted up to and
+        including the first stop or special token, as the generator counts them."""
         torch.manual_seed(0)
+        kwargs = generation_kwargs(loaded, generator._sampling(), args.k)
+        stops, special = set(kwargs["eos_token_id"]), special_ids(tokenizer)
         tokens = 0
         with torch.inference_mode():
             for ids, mask in batches:
-                out = loaded.model.generate(
-                    input_ids=ids, attention_mask=mask, do_sample=True, temperature=0.8, top_p=0.95,
-                    max_new_tokens=args.max_new_tokens, num_return_sequences=args.k,
-                    pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                )
-                tokens += sum(_generated_lengths(out[:, ids.shape[1] :].cpu(), tokenizer.eos_token_id, tokenizer.pad_token_id))
+                new = loaded.model.generate(input_ids=ids, attention_mask=mask, **kwargs)[:, ids.shape[1] :].cpu()
+                tokens += sum(end + 1 if end is not None else new.shape[1] for end in first_end(new, stops, special))
         return tokens
 
     def rates(fns: dict) -> dict:
