@@ -33,6 +33,7 @@ KIND_HOOKS: dict[str, str] = {
     "negative_miners": "register_negative_miners",
     "trainers": "register_trainers",
     "evaluators": "register_evaluators",
+    "verifiers": "register_verifiers",
 }
 KINDS = tuple(KIND_HOOKS)
 

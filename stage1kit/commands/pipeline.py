@@ -39,7 +39,7 @@ def _out_column(outcome) -> str:
     return ", ".join(folders)
 
 
-NOTE_KEYS = ("acceptance_rate", "order_agreement_rate", "target_reached", "train_loss", "win_rate")
+NOTE_KEYS = ("acceptance_rate", "order_agreement_rate", "target_reached", "train_loss", "win_rate", "exact_accuracy")
 
 
 def _notes(stats: dict, prefix: str = "") -> str:
