@@ -2,8 +2,8 @@
 
 An answer is compared after: keeping only its first line (a model that runs on past its answer
 is judged on what it answered), Unicode NFKC, collapsing runs of whitespace to one space, trimming,
-dropping trailing sentence punctuation (``.``, ``!``, ``?``, ``,``, ``;``, ``:``) and one pair of
-surrounding quotes, and case-folding unless ``case_sensitive``.
+dropping trailing sentence punctuation (``.``, ``!``, ``?``, ``,``, ``;``, ``:``) outside and inside
+one pair of surrounding quotes, and case-folding unless ``case_sensitive``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def normalise(text: str, *, case_sensitive: bool = False, first_line: bool = Tru
     text = _SPACE.sub(" ", text).strip().rstrip(_TRAILING).strip()
     for opening, closing in _QUOTES:
         if len(text) >= 2 and text[0] == opening and text[-1] == closing:
-            text = text[1:-1].strip()
+            text = text[1:-1].strip().rstrip(_TRAILING).strip()
             break
     return text if case_sensitive else text.casefold()
 

@@ -287,15 +287,19 @@ class EvaluateStage(Stage):
 
         started = time.perf_counter()
         run = ctx.run_dir
+        # The verifier first: a bad name or reference file fails before any model loads.
+        verifier = (
+            ctx.registry.create("verifiers", settings.verifier, **_verifier_settings(ctx, settings, ctx.registry))
+            if settings.verifier else None
+        )
         base, trained = ctx.base_model(), ctx.models.trained(run.train_dir("dpo"))
         heldout = select_heldout(run, settings.heldout)
         eval_ctx = EvalContext(base, trained, ctx.critic(), heldout.instructions, heldout.sft, run.root, settings.seed)
         eval_ctx.models = _comparison_models(ctx, base, trained)
-        if settings.verifier:
-            verifier_settings = _verifier_settings(ctx, settings, ctx.registry)
-            eval_ctx.verifier = ctx.registry.create("verifiers", settings.verifier, **verifier_settings)
+        if verifier is not None:
+            eval_ctx.verifier = verifier
             eval_ctx.accuracy_questions, eval_ctx.accuracy_source = select_accuracy_questions(
-                run, eval_ctx.verifier, heldout, settings.accuracy_heldout, settings.seed
+                run, verifier, heldout, settings.accuracy_heldout, settings.seed
             )
         sections: dict[str, dict[str, Any]] = {}
         failed: list[str] = []
