@@ -174,21 +174,22 @@ def select_accuracy_questions(
     if callable(questions):
         pool = [q for q in questions() if training_prompt(q) not in trained]
         random.Random(seed).shuffle(pool)
-        return pool[:count], f"the verifier's reference questions not trained on ({len(pool)} available)"
+        return pool[:count], f"the verifier's reference questions not trained on; {len(pool)} available"
     pool = [q for q in heldout.instructions if training_prompt(q) not in trained]
     return pool[:count], "held-out instructions (the verifier has no reference questions)"
 
 
-def _verifier_settings(ctx: StageContext, settings: EvaluateSettings, registry: "Registry") -> dict[str, Any]:
-    """The user's verifier settings, plus the config file's folder for a factory that reads files."""
-    own = dict(settings.verifier_settings)
-    factory = registry.get("verifiers", settings.verifier).factory
+def verifier_settings(registry: "Registry", name: str, own: dict[str, Any], config_dir: Path) -> dict[str, Any]:
+    """The user's verifier settings, plus the config file's folder for a factory that takes
+    ``config_dir`` (so a relative reference file is read from beside the config)."""
+    own = dict(own)
+    factory = registry.get("verifiers", name).factory
     try:
         accepted = set(inspect.signature(factory).parameters)
     except (TypeError, ValueError):
         accepted = set()
     if "config_dir" in accepted and "config_dir" not in own:
-        own["config_dir"] = str(ctx.config.base_dir)
+        own["config_dir"] = str(config_dir)
     return own
 
 
@@ -268,9 +269,16 @@ class EvaluateStage(Stage):
             uses.append(PluginUse("verifier", "verifier_settings", "verifiers", settings.verifier, dict(settings.verifier_settings)))
         return uses
 
+    def plugins(self, config: Any) -> list[PluginUse]:
+        self._config_dir = config.base_dir  # for check_plugin: a verifier reads its files from beside the config
+        return super().plugins(config)
+
     def check_plugin(self, registry: "Registry", use: PluginUse, settings: Any) -> Any:
         if use.kind == "evaluators":
             return make_evaluator(registry, use.name, settings)
+        if use.kind == "verifiers":
+            config_dir = getattr(self, "_config_dir", Path.cwd())
+            return registry.create("verifiers", use.name, **verifier_settings(registry, use.name, use.settings, config_dir))
         return super().check_plugin(registry, use, settings)
 
     def input_paths(self, run_dir: RunDir) -> list[Path]:
@@ -289,7 +297,10 @@ class EvaluateStage(Stage):
         run = ctx.run_dir
         # The verifier first: a bad name or reference file fails before any model loads.
         verifier = (
-            ctx.registry.create("verifiers", settings.verifier, **_verifier_settings(ctx, settings, ctx.registry))
+            ctx.registry.create(
+                "verifiers", settings.verifier,
+                **verifier_settings(ctx.registry, settings.verifier, settings.verifier_settings, ctx.config.base_dir),
+            )
             if settings.verifier else None
         )
         base, trained = ctx.base_model(), ctx.models.trained(run.train_dir("dpo"))
