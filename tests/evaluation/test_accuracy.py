@@ -127,3 +127,19 @@ def test_an_unknown_verifier_fails_before_any_model_answers(run, base_model):
             "evaluate", EvaluateSettings(evaluators=["accuracy"], verifier="nope"), run_dir=run, loaded=base_model,
             registry=registry, audit={"clean": True}, critic=CriticSettings("scripted"),
         )
+
+
+def test_config_check_reads_a_relative_reference_from_beside_the_config(tmp_path):
+    from stage1kit.config import config_problems, load_config
+    from stage1kit_verifiers.exact import ExactMatchVerifier
+
+    (tmp_path / "stage1kit.toml").write_text(
+        '[model]\nid = "some/model"\n[evaluate]\nverifier = "exact-match"\nverifier_settings = { reference = "answers.jsonl" }\n',
+        encoding="utf-8",
+    )
+    registry = make_registry(ScriptedCritic(), {"exact-match": ExactMatchVerifier})
+    config = load_config(tmp_path / "stage1kit.toml")
+    problems = [p for p in config_problems(config, registry) if "verifier" in p]
+    assert len(problems) == 1 and "[evaluate] verifier_settings" in problems[0] and str(tmp_path / "answers.jsonl") in problems[0]
+    (tmp_path / "answers.jsonl").write_text('{"instruction": "q", "answer": "a"}\n', encoding="utf-8")
+    assert not [p for p in config_problems(config, registry) if "verifier" in p]
