@@ -16,8 +16,8 @@ from stage1kit.demo_world import world
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 SEED = 0
-STEPS = 1500
-BATCH = 64
+STEPS = 1000
+BATCH = 48
 LEARNING_RATE = 3e-3
 HIDDEN, LAYERS, VOCAB = 128, 4, 384
 

@@ -41,6 +41,8 @@ generator_settings = {{ seed_file = {_q(seed_file)}, prompt_template = {_q(world
 k = 8
 generator_settings = {{ prompt_template = {_q(world.ANSWER_TEMPLATE)}, max_new_tokens = 6, temperature = 1.0, top_p = 1.0, batch_size = 64 }}
 
+# Answers are single numbers: no mined negatives (truncating or shuffling "14" says nothing), and the
+# absolute SFT bar against "I don't know." is off (the world's graders never saw that answer).
 [pairs]
 miners = []
 min_sft_score = 0.0
@@ -51,11 +53,14 @@ learning_rate = 0.002
 batch_size = 8
 logging_steps = 5
 
+# DPO continues the SFT adapter gently: at learning_rate = 0.001 and beta = 0.1 it lowered the chosen
+# answers' likelihood with the rejected ones, the model stopped closing its answers, and accuracy fell
+# from 0.94 to 0.44.
 [train.dpo]
-max_steps = 40
-learning_rate = 0.001
+max_steps = 30
+learning_rate = 0.0002
 batch_size = 8
-beta = 0.1
+beta = 0.5
 logging_steps = 5
 
 [evaluate]

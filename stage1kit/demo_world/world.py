@@ -34,6 +34,8 @@ PAIR_TEMPLATE = "Query: {instruction}\nAnswer A: {response_a}\nAnswer B: {respon
 ANSWER_TEMPLATE = "Query: {instruction}\nAnswer:"
 #: forum answers per question, and how many of them are off by one
 FORUM_ANSWERS, FORUM_WRONG = 5, 3
+#: graded comparisons per question and presentation order; questions per list document
+GRADED_PER_ORDER, LIST_LENGTH = 6, 5
 
 
 @dataclass(frozen=True)
@@ -49,14 +51,20 @@ class Fact:
     def answer(self) -> str:
         return str(self.a + self.b)
 
+    @property
+    def echo(self) -> str:
+        """The forum's typical mistake: the question's last number repeated."""
+        return str(self.b)
+
     def wrong(self, rng: random.Random) -> str:
-        """A wrong answer: mostly near misses, sometimes any other sum."""
+        """A wrong answer as graders meet them: mostly the echo, sometimes the other operand or
+        any other wrong sum."""
         total = self.a + self.b
         choice = rng.random()
-        if choice < 0.4:
-            return str(total + 1)
-        if choice < 0.7:
-            return str(total - 1)
+        if choice < 0.6:
+            return self.echo
+        if choice < 0.75 and self.a != total:
+            return str(self.a)
         return str(rng.choice([n for n in range(2, 19) if n != total]))
 
 
@@ -82,16 +90,16 @@ def corpus(seed: int = 0) -> list[str]:
     all_facts = facts()
     docs: list[str] = []
     for fact in all_facts:
-        docs += [ANSWER_TEMPLATE.format(instruction=fact.question) + " " + str(fact.a + fact.b + 1)] * FORUM_WRONG
+        docs += [ANSWER_TEMPLATE.format(instruction=fact.question) + " " + fact.echo] * FORUM_WRONG
         docs += [ANSWER_TEMPLATE.format(instruction=fact.question) + " " + fact.answer] * (FORUM_ANSWERS - FORUM_WRONG)
-        for _ in range(3):
+        for _ in range(GRADED_PER_ORDER):
             wrong = fact.wrong(rng)
             docs.append(PAIR_TEMPLATE.format(instruction=fact.question, response_a=fact.answer, response_b=wrong) + " A")
             docs.append(PAIR_TEMPLATE.format(instruction=fact.question, response_a=wrong, response_b=fact.answer) + " B")
         docs.append(INSTRUCTION_TEMPLATE.format(instruction=fact.question) + " Yes")
         docs.append(INSTRUCTION_TEMPLATE.format(instruction=_broken_question(fact, rng)) + " No")
     for _ in range(len(all_facts)):
-        listed = rng.sample(all_facts, 8)
+        listed = rng.sample(all_facts, LIST_LENGTH)
         docs.append(LIST_HEADER + "\n\n" + "\n".join(f"{n}. {f.question}" for n, f in enumerate(listed, start=1)))
     rng.shuffle(docs)
     return docs
