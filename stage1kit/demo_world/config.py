@@ -58,9 +58,9 @@ logging_steps = 5
 # from 0.94 to 0.44.
 [train.dpo]
 max_steps = 30
-learning_rate = 0.0002
+learning_rate = 0.0001
 batch_size = 8
-beta = 0.5
+beta = 1.0
 logging_steps = 5
 
 [evaluate]
