@@ -126,8 +126,9 @@ def _accuracy(ax: Any, models: dict[str, dict[str, Any]], critic: dict[str, Any]
     ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], padding=3, label_type="center", color="white")
     if critic.get("prefers_correct") is not None:
         ax.axhline(critic["prefers_correct"], color="#c44e52", linestyle="--", label=f"critic prefers the correct answer: {critic['prefers_correct']:.2f}")
-        ax.legend(loc="upper left")
-    ax.set_ylim(0, 1.05)
+        ax.legend(loc="upper left", fontsize="small")
+    ax.set_ylim(0, 1.2)  # room for the legend above the bars
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_ylabel("exact accuracy (greedy)")
     n = next(iter(models.values()))["n"]
     ax.set_title(f"Exact accuracy on {n} held-out questions (95% Wilson intervals)")

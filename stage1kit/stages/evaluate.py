@@ -45,22 +45,23 @@ class EvaluateError(Stage1kitError):
 
 @dataclass
 class EvaluateSettings:
-    """``[evaluate]`` in the run config."""
+    """``[evaluate]``: held-out evaluation of the base, SFT and DPO models."""
 
-    evaluators: list[str] = field(default_factory=lambda: ["accuracy", "win-rate", "heldout-likelihood"])
-    #: how many held-out instructions to evaluate on (the first N of heldout.jsonl)
-    heldout: int = 16
-    #: offered to every evaluator whose factory takes ``max_new_tokens``
-    max_new_tokens: int = 64
-    seed: int = 0
-    #: per-evaluator settings tables, e.g. {"win-rate": {"tie_confidence": 0.2}}
-    evaluator_settings: dict[str, Any] = field(default_factory=dict)
-    #: the verifier that checks answers exactly (a ``verifiers`` plugin); "" = no exact accuracy
-    verifier: str = ""
-    #: its settings, e.g. { reference = "answers.jsonl" } for exact-match
-    verifier_settings: dict[str, Any] = field(default_factory=dict)
-    #: how many held-out questions exact accuracy is measured on (all the verifier has, if fewer)
-    accuracy_heldout: int = 200
+    evaluators: list[str] = field(
+        default_factory=lambda: ["accuracy", "win-rate", "heldout-likelihood"],
+        metadata={"help": "evaluator plugins to run (accuracy needs a verifier)"},
+    )
+    heldout: int = field(default=16, metadata={"help": "judged instructions set aside before pairs for win rate and likelihood (never trained on)"})
+    max_new_tokens: int = field(default=64, metadata={"help": "answer length, offered to every evaluator that takes it"})
+    seed: int = field(default=0, metadata={"help": "sampling seed; also draws the accuracy questions"})
+    evaluator_settings: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": 'settings per evaluator, e.g. { "win-rate" = { tie_confidence = 0.2 } }'}
+    )
+    verifier: str = field(default="", metadata={"help": 'exact answer check (a verifiers plugin, e.g. "exact-match"); "" = no exact accuracy'})
+    verifier_settings: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": 'its settings, e.g. { reference = "answers.jsonl" } (relative to this file)'}
+    )
+    accuracy_heldout: int = field(default=200, metadata={"help": "questions exact accuracy is measured on, at most (none trained on)"})
 
     def __post_init__(self) -> None:
         if self.heldout < 0 or self.accuracy_heldout < 0:
