@@ -174,3 +174,12 @@ def test_a_third_party_verifier_is_discovered_and_built_with_its_settings(tmp_pa
         assert verifier.verify("say one", "Level").correct and not verifier.verify("say one", "aa").correct
     finally:
         reset_registry()
+
+
+def test_a_kind_nobody_registers_says_to_reinstall():
+    """After an update adds a kind, an old install's metadata lacks its entry point: say so."""
+    from stage1kit.plugins import PluginInfo, Registry, UnknownPluginError, new_plugin_manager
+
+    registry = Registry([PluginInfo("x", "x", "x", "0")], {"verifiers": {}}, new_plugin_manager())
+    with pytest.raises(UnknownPluginError, match=r"no verifier named 'exact-match'; available: none\. .*reinstall it \(pip install -e \.\)"):
+        registry.get("verifiers", "exact-match")
