@@ -18,7 +18,7 @@ from stage1kit import __version__
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("stage1kit.commands.pipeline:init_command", "Write a commented starter config."),
     "run": ("stage1kit.commands.pipeline:run_command", "Run the whole pipeline from a config."),
-    "demo": ("stage1kit.commands.pipeline:demo_command", "Build the tiny model and run everything offline."),
+    "demo": ("stage1kit.commands.pipeline:demo_command", "Run everything offline on the sums world: exact accuracy base -> SFT -> DPO."),
     "instructions": ("stage1kit.commands.stages:instructions_command", "Generate and filter instructions."),
     "responses": ("stage1kit.commands.stages:responses_command", "Sample k candidate answers per instruction."),
     "judge": ("stage1kit.commands.stages:judge_command", "Rank candidates with the log-prob critic."),

@@ -78,6 +78,20 @@ def register_evaluators(register: Register) -> None:
 
 
 @hookspec
+def register_verifiers(register: Register) -> None:
+    """Register verifiers: factories of :class:`~stage1kit.protocols.Verifier`.
+
+    A verifier checks an answer to an instruction with no model involved (an exact reference, a
+    pattern, a function) and returns a :class:`~stage1kit.protocols.Verification`. The evaluate
+    stage builds the one named by ``[evaluate] verifier`` with ``[evaluate] verifier_settings`` and
+    measures each model's exact accuracy with it. A verifier that also has ``questions()`` (see
+    :class:`~stage1kit.protocols.ReferenceSet`) supplies the held-out questions itself, so accuracy
+    is measured against known answers rather than the judge's own picks. Same naming rules as the
+    other kinds: a name claimed twice is an error naming both distributions.
+    """
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add click commands to the ``stage1kit`` command group ``cli``.
 

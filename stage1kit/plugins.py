@@ -33,6 +33,7 @@ KIND_HOOKS: dict[str, str] = {
     "negative_miners": "register_negative_miners",
     "trainers": "register_trainers",
     "evaluators": "register_evaluators",
+    "verifiers": "register_verifiers",
 }
 KINDS = tuple(KIND_HOOKS)
 
@@ -152,6 +153,11 @@ class Registry:
             available = ", ".join(self.names(kind)) or "none"
             broken = [p.name for p in self.plugins if p.error]
             hint = f" (plugins that failed to load: {', '.join(broken)}; see `stage1kit plugins`)" if broken else ""
+            if not self.names(kind):  # a kind an update added is unknown to the old install's metadata
+                hint += (
+                    f". No installed plugin registers any {kind[:-1].replace('_', ' ')}: if stage1kit was just "
+                    "updated, reinstall it (pip install -e .) so its new entry points are registered"
+                )
             raise UnknownPluginError(
                 f"no {kind[:-1].replace('_', ' ')} named '{name}'; available: {available}{hint}"
             ) from None

@@ -232,9 +232,48 @@ class Trainer(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
 
+# --------------------------------------------------------------------------- verifiers
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A verifier's answer: ``correct``, a ``score`` in [0, 1] (1.0/0.0 for exact checks), the
+    ``expected`` answer where the verifier knows one, and ``known=False`` when it cannot judge this
+    instruction at all (it is then left out of accuracy, and counted apart)."""
+
+    correct: bool
+    score: float
+    expected: str | None = None
+    known: bool = True
+    detail: str = ""
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """Checks an answer to an instruction with no model involved."""
+
+    def verify(self, instruction: str, answer: str) -> Verification: ...
+
+    def describe(self) -> dict[str, Any]:
+        """Name and settings (a reference file's path and sha256), recorded in the report."""
+        ...
+
+
+@runtime_checkable
+class ReferenceSet(Protocol):
+    """A verifier that knows its questions (a reference file): held-out items can come from it."""
+
+    def questions(self) -> list[str]: ...
+
+
 @dataclass
 class EvalContext:
-    """What an evaluator gets from the engine: models loaded clean, the critic, held-out data."""
+    """What an evaluator gets from the engine: models loaded clean, the critic, held-out data.
+
+    ``models`` holds every model to compare by name, in order (``base``, ``sft`` when the run
+    trained one, ``dpo``); ``verifier`` and ``accuracy_questions`` are set when ``[evaluate]
+    verifier`` names one.
+    """
 
     base: "LoadedModel"
     trained: "LoadedModel"
@@ -246,6 +285,10 @@ class EvalContext:
     #: the run's one prompt format (``[prompt]``): ask ``prompt_format.prompt(instruction)``, stop at
     #: ``prompt_format.stop``, score ``prompt_format.completion(answer)`` -- what the model was trained on
     prompt_format: PromptFormat = DEFAULT_FORMAT
+    models: dict[str, "LoadedModel"] = field(default_factory=dict)
+    verifier: "Verifier | None" = None
+    accuracy_questions: Sequence[str] = ()
+    accuracy_source: str = ""
 
 
 @runtime_checkable

@@ -1,9 +1,9 @@
-"""Answer generation for evaluators: the plain training prompt, greedy or seeded, stop strings.
+"""Answer generation for evaluators: the run's prompt format, greedy or seeded, its stop strings.
 
 Evaluators compare what the trained and the base model *write*, so both must answer the same prompt
-the same way: ``stage1kit.prompting.training_prompt`` (the format the trained model learned), greedy
-or seeded sampling, stopping at EOS or where the model starts a new ``\\nQuery:``. Prompts are sorted
-by length and batched so a GPU sees full batches with little padding.
+the same way: the run's ``[prompt]`` format (what the critic judged and the trainer trained on),
+greedy or seeded sampling, stopping at EOS or at the format's stop strings (where the model starts a
+new query). Prompts are sorted by length and batched so a GPU sees full batches with little padding.
 """
 
 from __future__ import annotations
@@ -12,15 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from stage1kit import Completion, SamplingSettings, cut_at_stops, sample, training_prompt
+from stage1kit import DEFAULT_FORMAT, Completion, PromptFormat, SamplingSettings, cut_at_stops, sample
 
 if TYPE_CHECKING:
     from stage1kit import LoadedModel
 
-__all__ = ["DEFAULT_STOPS", "Answer", "GenerationSettings", "cut_at_stops", "generate_answers"]
-
-#: A model that has learned the prompt format may run on into the next query; cut it there.
-DEFAULT_STOPS = ("\nQuery:",)
+__all__ = ["Answer", "GenerationSettings", "cut_at_stops", "generate_answers"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +28,8 @@ class GenerationSettings:
     batch_size: int = 16
     temperature: float = 0.0
     top_p: float = 1.0
-    stops: tuple[str, ...] = DEFAULT_STOPS
+    #: extra stop strings; the prompt format's own are always used
+    stops: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -47,15 +45,19 @@ Answer = Completion
 
 
 def generate_answers(
-    loaded: "LoadedModel", instructions: Sequence[str], settings: GenerationSettings, *, seed: int = 0
+    loaded: "LoadedModel",
+    instructions: Sequence[str],
+    settings: GenerationSettings,
+    *,
+    seed: int = 0,
+    prompt_format: PromptFormat = DEFAULT_FORMAT,
 ) -> list[Answer]:
     """Answer each instruction with ``loaded``, batched by prompt length, in the callers' order.
 
     The same batched, seeded sampling as the generators (:mod:`stage1kit.sampling`), so a GPU sees
     full, length-bucketed batches.
     """
-    sampling = SamplingSettings(
-        settings.max_new_tokens, settings.temperature, settings.top_p, settings.batch_size, tuple(settings.stops)
-    )
-    samples = sample(loaded, [training_prompt(i) for i in instructions], sampling, seed=seed)
+    stops = tuple(dict.fromkeys([*prompt_format.stop, *settings.stops]))
+    sampling = SamplingSettings(settings.max_new_tokens, settings.temperature, settings.top_p, settings.batch_size, stops)
+    samples = sample(loaded, [prompt_format.prompt(i) for i in instructions], sampling, seed=seed)
     return [Answer(c.text.strip(), c.hit_limit, c.num_tokens) for (c,) in samples]

@@ -8,9 +8,12 @@ from stage1kit import Register, hookimpl
 
 @hookimpl
 def register_evaluators(register: Register) -> None:
-    """``win-rate``: trained vs base on held-out instructions; ``heldout-likelihood``: SFT targets."""
+    """``win-rate``: trained vs base on held-out instructions; ``heldout-likelihood``: SFT targets;
+    ``accuracy``: exact accuracy of base, SFT and DPO models under the configured verifier."""
+    from stage1kit_eval.accuracy import AccuracyEvaluator
     from stage1kit_eval.likelihood import HeldoutLikelihoodEvaluator
     from stage1kit_eval.win_rate import WinRateEvaluator
 
     register("win-rate", WinRateEvaluator)
     register("heldout-likelihood", HeldoutLikelihoodEvaluator)
+    register("accuracy", AccuracyEvaluator)

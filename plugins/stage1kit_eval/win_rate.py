@@ -85,8 +85,8 @@ class WinRateEvaluator:
         if not instructions:
             return {"kind": "win-rate", "missing": "no held-out instructions to answer"}
         gen = GenerationSettings(self.max_new_tokens, self.batch_size, self.temperature, self.top_p)
-        trained = generate_answers(ctx.trained, instructions, gen, seed=ctx.seed)
-        base = generate_answers(ctx.base, instructions, gen, seed=ctx.seed)
+        trained = generate_answers(ctx.trained, instructions, gen, seed=ctx.seed, prompt_format=ctx.prompt_format)
+        base = generate_answers(ctx.base, instructions, gen, seed=ctx.seed, prompt_format=ctx.prompt_format)
         items = self.judge(ctx, instructions, trained, base)
         outcomes = [item["outcome"] for item in items]
         judged = [item for item in items if item["prob_trained"] is not None]

@@ -43,7 +43,7 @@ def _out_column(outcome) -> str:
     return ", ".join(folders)
 
 
-NOTE_KEYS = ("acceptance_rate", "order_agreement_rate", "target_reached", "train_loss", "win_rate")
+NOTE_KEYS = ("acceptance_rate", "order_agreement_rate", "target_reached", "train_loss", "win_rate", "exact_accuracy")
 
 
 def _notes(stats: dict, prefix: str = "") -> str:
@@ -124,23 +124,45 @@ DEMO_PRETRAIN_STEPS = 60
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=DEMO_DIR, show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def demo_command(directory: Path, quiet: bool) -> None:
-    """Build the tiny model, write a demo config and run the whole pipeline offline on CPU."""
-    from stage1kit.console import quiet_libraries
-    from stage1kit.starter import write_starter_config
-    from stage1kit.tiny_model import build_tiny_model
+    """Run the whole pipeline offline on CPU on the sums world, ending with exact accuracy base -> SFT -> DPO.
+
+    The base model is the small model shipped in the package (pretrained on the world's texts by
+    ``python -m stage1kit.demo_world.build``); the demo copies it, the world's reference answers and
+    a config into DIR and runs every stage.
+    """
+    from stage1kit.demo_world.config import write_demo
 
     started = time.perf_counter()
-    directory.mkdir(parents=True, exist_ok=True)
-    model_dir = directory / "tiny-model"
-    if not (model_dir / "config.json").exists():
-        click.echo(f"building the tiny model in {model_dir} (offline; 10 s to a minute on 2 CPU cores) ...")
-        with quiet_libraries(quiet):
-            build_tiny_model(model_dir, seed=0, pretrain_steps=DEMO_PRETRAIN_STEPS)
-    config = directory / "stage1kit.toml"
-    if not config.exists():
-        write_starter_config(config, model="tiny-model")
-    run_pipeline(config, None, None, quiet=quiet)
+    config = write_demo(directory)
+    run_dir = run_pipeline(config, None, None, quiet=quiet)
+    _print_accuracy(run_dir)
     click.echo(f"demo finished in {time.perf_counter() - started:.1f}s; config: {config}")
+
+
+def _print_accuracy(run_dir: Path) -> None:
+    """The demo's headline: exact accuracy per model with its interval, and the critic's agreement."""
+    import json
+
+    report = run_dir / "eval" / "report.json"
+    if not report.exists():
+        return
+    sections = json.loads(report.read_text(encoding="utf-8")).get("evaluators", {})
+    section = next((s for s in sections.values() if s.get("kind") == "accuracy" and s.get("models")), None)
+    if section is None:
+        return
+    click.echo(f"exact accuracy on {section['questions']} held-out questions (greedy; 95% Wilson intervals):")
+    for name, m in section["models"].items():
+        low, high = m["ci95"] or (0.0, 0.0)
+        click.echo(f"  {name:<5} {m['accuracy']:.2f}  [{low:.2f}, {high:.2f}]  ({m['correct']}/{m['n']})")
+    for p in section.get("paired", []):
+        click.echo(f"  {p['from']} -> {p['to']}: {p['delta']:+.2f} (gained {p['gained']}, lost {p['lost']}; exact McNemar p = {p['p_value']:.2g})")
+    critic = section.get("critic") or {}
+    if critic.get("prefers_correct") is not None:
+        click.echo(
+            f"the critic preferred the correct answer in {critic['prefers_correct']:.2f} of {critic['mixed_pairs']} judged pairs "
+            f"with one correct answer; its best pick was correct {critic['best_pick_accuracy']:.2f} of the time "
+            f"(sampled candidates: {critic['candidate_accuracy']:.2f})"
+        )
 
 
 @click.command("evaluate")

@@ -102,3 +102,34 @@ def _losses(ax: Any, training: dict[str, dict[str, Any] | None]) -> bool:
     ax.set_title("Training loss (trainer_state.json)")
     ax.legend()
     return True
+
+
+ACCURACY_FILE = "accuracy.png"
+
+
+def render_accuracy_plot(section: dict[str, Any], out_dir: Path) -> str | None:
+    """Exact accuracy per model with its Wilson 95% interval, from an ``accuracy`` report section;
+    returns the file name, or None when the section has no accuracy to draw."""
+    models = {name: m for name, m in (section.get("models") or {}).items() if m.get("accuracy") is not None}
+    if not models:
+        return None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return ACCURACY_FILE if _save(out_dir / ACCURACY_FILE, lambda ax: _accuracy(ax, models, section.get("critic") or {})) else None
+
+
+def _accuracy(ax: Any, models: dict[str, dict[str, Any]], critic: dict[str, Any]) -> bool:
+    names = list(models)
+    values = [models[n]["accuracy"] for n in names]
+    low = [v - (models[n]["ci95"] or [v, v])[0] for n, v in zip(names, values)]
+    high = [(models[n]["ci95"] or [v, v])[1] - v for n, v in zip(names, values)]
+    bars = ax.bar(names, values, yerr=[low, high], capsize=6, color="#4c72b0")
+    ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], padding=3, label_type="center", color="white")
+    if critic.get("prefers_correct") is not None:
+        ax.axhline(critic["prefers_correct"], color="#c44e52", linestyle="--", label=f"critic prefers the correct answer: {critic['prefers_correct']:.2f}")
+        ax.legend(loc="upper left", fontsize="small")
+    ax.set_ylim(0, 1.2)  # room for the legend above the bars
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    ax.set_ylabel("exact accuracy (greedy)")
+    n = next(iter(models.values()))["n"]
+    ax.set_title(f"Exact accuracy on {n} held-out questions (95% Wilson intervals)")
+    return True

@@ -45,6 +45,7 @@ def write_report(
     else:
         drawn = {}
         notes.append("matplotlib is not installed: the report has no plots (pip install matplotlib)")
+    drawn |= _accuracy_plots(sections, eval_dir) if plots.matplotlib_available() else {}
     missing = [f"evaluator {name}: {s['missing']}" for name, s in sections.items() if s.get("missing")]
     missing += stats["missing"]
     report = {
@@ -68,6 +69,15 @@ def write_report(
     return [json_path, md_path] + [eval_dir / name for name in drawn.values()]
 
 
+def _accuracy_plots(sections: dict[str, dict[str, Any]], eval_dir: Path) -> dict[str, str]:
+    """One accuracy plot for the first ``accuracy`` section (keyed ``accuracy`` in ``plots``)."""
+    for section in sections.values():
+        if section.get("kind") == "accuracy":
+            name = plots.render_accuracy_plot(section, eval_dir)
+            return {"accuracy": name} if name else {}
+    return {}
+
+
 # --------------------------------------------------------------------------- markdown
 
 
@@ -79,6 +89,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     for name, section in report["evaluators"].items():
         renderer = _RENDERERS.get(section.get("kind", ""), _generic)
         parts.append(renderer(name, section))
+        if section.get("kind") == "accuracy" and "accuracy" in report["plots"]:
+            parts.append(_image(report["plots"], "accuracy"))
     parts.append(_qc(report["qc"], report["plots"]))
     parts.append(_bullets("Missing", report["missing"], "Nothing is missing."))
     if report["notes"]:
@@ -171,7 +183,42 @@ def _generic(name: str, s: dict[str, Any]) -> str:
     return f"## Evaluator `{name}`\n\n```json\n{json.dumps(shown, indent=2, default=str)}\n```\n"
 
 
-_RENDERERS = {"win-rate": _win_rate, "heldout-likelihood": _likelihood}
+def _interval(ci: Any) -> str:
+    return f"[{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}]" if ci else "missing"
+
+
+def _accuracy(name: str, s: dict[str, Any]) -> str:
+    head = f"## Exact accuracy (`{name}`)\n\n"
+    if s.get("missing"):
+        return head + f"Missing: {s['missing']}\n"
+    verifier = s.get("verifier", {})
+    text = head + (
+        f"{s['questions']} held-out questions ({s.get('source')}), answered with greedy decoding, checked by "
+        f"verifier `{verifier.get('name', '?')}` (no model involved); {s.get('unverifiable', 0)} it could not judge.\n\n"
+    )
+    rows = [[model, m["correct"], m["n"], m["accuracy"], _interval(m["ci95"])] for model, m in s["models"].items()]
+    text += _table(["model", "correct", "items", "accuracy", "95% interval (Wilson)"], rows)
+    paired = [[f"{p['from']} -> {p['to']}", p["delta"], p["gained"], p["lost"], p["p_value"]] for p in s.get("paired", [])]
+    if paired:
+        text += "\nPaired on the same items (" + (s["paired"][0]["test"]) + "):\n\n"
+        text += _table(["comparison", "accuracy change", "gained", "lost", "p-value"], paired)
+    c = s.get("critic") or {}
+    if c.get("judged_instructions"):
+        text += "\nThe critic against the verifier, on `judgements.jsonl` (the signal self-judging had):\n\n"
+        text += _table(["", "value", "95% interval"], [
+            ["instructions judged", c["judged_instructions"], ""],
+            ["candidates correct (sampled answers)", c["candidate_accuracy"], ""],
+            ["judge's best pick correct", c["best_pick_accuracy"], _interval(c.get("best_pick_ci95"))],
+            ["pairs with one correct answer", c["mixed_pairs"], ""],
+            ["critic prefers the correct one", c["prefers_correct"], _interval(c.get("prefers_correct_ci95"))],
+        ])
+    for example in s.get("examples", [])[:6]:
+        marks = ", ".join(f"{m}: {a!r} ({'right' if example['correct'][m] else 'wrong'})" for m, a in example["answers"].items())
+        text += f"\n- {example['instruction']!r} expects {example['expected']!r} — {marks}"
+    return text + "\n"
+
+
+_RENDERERS = {"win-rate": _win_rate, "heldout-likelihood": _likelihood, "accuracy": _accuracy}
 
 
 def _image(plots_drawn: dict[str, str], name: str) -> str:

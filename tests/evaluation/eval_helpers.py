@@ -8,6 +8,7 @@ from typing import Any
 
 from stage1kit.plugins import PluginInfo, Registration, Registry, new_plugin_manager
 from stage1kit.protocols import PairQuery, PairVerdict
+from stage1kit_eval.accuracy import AccuracyEvaluator
 from stage1kit_eval.likelihood import HeldoutLikelihoodEvaluator
 from stage1kit_eval.win_rate import WinRateEvaluator
 
@@ -35,8 +36,9 @@ def verdict(prob_a: float, orders_agree: bool = True) -> PairVerdict:
     return PairVerdict(margin=margin, prob_a=prob_a, confidence=abs(2 * prob_a - 1), orders_agree=orders_agree)
 
 
-def make_registry(critic: ScriptedCritic | None) -> Registry:
-    """A registry holding the real built-in evaluators and the scripted critic (if any)."""
+def make_registry(critic: ScriptedCritic | None, verifiers: dict[str, Any] | None = None) -> Registry:
+    """A registry holding the real built-in evaluators, the scripted critic (if any) and the given
+    verifier factories by name."""
     info = PluginInfo("test", "tests.evaluation", "tests", "0")
     critics = {"scripted": Registration("critics", "scripted", lambda: critic, info)} if critic else {}
     regs = {
@@ -44,6 +46,8 @@ def make_registry(critic: ScriptedCritic | None) -> Registry:
         "evaluators": {
             "win-rate": Registration("evaluators", "win-rate", WinRateEvaluator, info),
             "heldout-likelihood": Registration("evaluators", "heldout-likelihood", HeldoutLikelihoodEvaluator, info),
+            "accuracy": Registration("evaluators", "accuracy", AccuracyEvaluator, info),
         },
+        "verifiers": {name: Registration("verifiers", name, f, info) for name, f in (verifiers or {}).items()},
     }
     return Registry([info], regs, new_plugin_manager())

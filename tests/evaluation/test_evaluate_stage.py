@@ -79,7 +79,9 @@ def test_stage_falls_back_to_unused_instructions_and_writes_the_report(run, base
     assert report["evaluators"]["win-rate"]["settings"]["max_new_tokens"] == 6  # the shared setting reached it
     assert report["audit"] == {"clean": True}
     assert "heldout.jsonl not found" in (run.eval_dir / "report.md").read_text()
-    assert outcome.stage == "evaluate" and outcome.records_in == 3 and outcome.records_out == 2
+    assert outcome.stage == "evaluate" and outcome.records_in == 3 and outcome.records_out == 3
+    # No verifier configured: exact accuracy is listed as missing, with what to set.
+    assert "accuracy" in report["evaluators"] and "[evaluate] verifier" in report["evaluators"]["accuracy"]["missing"]
     assert outcome.stats["win-rate"]["win_rate"] == 1.0
     assert all(path.exists() for path in outcome.outputs)
 

@@ -26,7 +26,8 @@ def test_whole_pipeline_runs_and_a_rerun_skips_everything(config_path):
     assert (run / "train-dpo" / "adapter_config.json").exists()
     report = json.loads((run / "eval" / "report.json").read_text())
     assert report["heldout"]["instructions"] == 6  # held out by the pipeline, never trained on
-    assert set(report["evaluators"]) == {"win-rate", "heldout-likelihood"}
+    assert set(report["evaluators"]) == {"accuracy", "win-rate", "heldout-likelihood"}
+    assert "no verifier configured" in report["evaluators"]["accuracy"]["missing"]  # the starter sets none
     # The trainers leave trainer_state.json behind, so the loss curve (logged every step) is plotted.
     assert [len(report["qc"]["training"][kind]["loss"]) for kind in ("sft", "dpo")] == [8, 8]
     assert {"funnel", "margins", "negative_mix", "training_loss"} <= set(report["plots"])
