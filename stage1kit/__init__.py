@@ -38,6 +38,9 @@ _PUBLIC: dict[str, str] = {
     "TrainResult": "stage1kit.protocols",
     "Evaluator": "stage1kit.protocols",
     "EvalContext": "stage1kit.protocols",
+    "Verifier": "stage1kit.protocols",
+    "ReferenceSet": "stage1kit.protocols",
+    "Verification": "stage1kit.protocols",
     # the clean model handle the engine hands plugins
     "LoadedModel": "stage1kit.loader",
     "special_ids": "stage1kit.loader",

@@ -20,8 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from stage1kit.protocols import EvalContext, Verification, Verifier
-from stage1kit.records import read_input_records
+from stage1kit import EvalContext, Verification, Verifier, read_input_records
 
 from stage1kit_eval.answers import GenerationSettings, generate_answers
 from stage1kit_eval.win_rate import wilson_interval

@@ -14,8 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from stage1kit.errors import Stage1kitError
-from stage1kit.protocols import Verification
+from stage1kit import Stage1kitError, Verification
 
 
 class CallableVerifierError(Stage1kitError):

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stage1kit.errors import Stage1kitError
-from stage1kit.protocols import Verification
+from stage1kit import Stage1kitError, Verification
 
 from stage1kit_verifiers.normalise import instruction_key, normalise
 

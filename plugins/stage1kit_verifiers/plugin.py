@@ -3,7 +3,7 @@ import only the standard library and the stage1kit core."""
 
 from __future__ import annotations
 
-from stage1kit.hookspecs import Register, hookimpl
+from stage1kit import Register, hookimpl
 
 
 @hookimpl

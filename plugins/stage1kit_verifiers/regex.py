@@ -11,8 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from stage1kit.errors import Stage1kitError
-from stage1kit.protocols import Verification
+from stage1kit import Stage1kitError, Verification
 
 from stage1kit_verifiers.normalise import normalise
 
