@@ -23,7 +23,7 @@ from typing import Any
 from stage1kit import EvalContext, Verification, Verifier, read_input_records
 
 from stage1kit_eval.answers import GenerationSettings, generate_answers
-from stage1kit_eval.win_rate import wilson_interval
+from stage1kit_eval.win_rate import listed, wilson_interval
 
 PAIRED_TEST = "exact McNemar (two-sided binomial test on discordant items)"
 
@@ -90,15 +90,11 @@ def critic_agreement(judgements: Sequence[dict[str, Any]], verifier: Verifier) -
         "judged_instructions": picks,
         "candidate_accuracy": candidate_hits / candidates if candidates else None,
         "best_pick_accuracy": picks_correct / picks if picks else None,
-        "best_pick_ci95": _listed(wilson_interval(picks_correct, picks)),
+        "best_pick_ci95": listed(wilson_interval(picks_correct, picks)),
         "mixed_pairs": decisive,
         "prefers_correct": prefers_correct / decisive if decisive else None,
-        "prefers_correct_ci95": _listed(wilson_interval(prefers_correct, decisive)),
+        "prefers_correct_ci95": listed(wilson_interval(prefers_correct, decisive)),
     }
-
-
-def _listed(interval: tuple[float, float] | None) -> list[float] | None:
-    return list(interval) if interval is not None else None
 
 
 @dataclass

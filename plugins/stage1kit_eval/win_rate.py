@@ -56,14 +56,15 @@ def summarise(outcomes: Sequence[str]) -> dict[str, Any]:
         "losses": counts["loss"],
         "ties": counts["tie"],
         "win_rate": score / n if n else None,
-        "ci95": _listed(wilson_interval(score, n)),
+        "ci95": listed(wilson_interval(score, n)),
         "decisive_win_rate": counts["win"] / decisive if decisive else None,
-        "decisive_ci95": _listed(wilson_interval(counts["win"], decisive)),
+        "decisive_ci95": listed(wilson_interval(counts["win"], decisive)),
         "ci_method": CI_METHOD,
     }
 
 
-def _listed(interval: tuple[float, float] | None) -> list[float] | None:
+def listed(interval: tuple[float, float] | None) -> list[float] | None:
+    """An interval as a JSON list (None stays None), for the report."""
     return list(interval) if interval is not None else None
 
 
