@@ -207,12 +207,20 @@ def _figure(entry: dict[str, Any], model: str) -> str:
     return f"{_fmt(value['accuracy'])} [{_fmt(ci[0])}, {_fmt(ci[1])}]"
 
 
+def short_model_name(model: str) -> str:
+    """``iter-1/merged-model`` for a merged checkpoint, a local folder's name, a hub id as is."""
+    path = Path(model)
+    if path.name == MERGED_DIR:
+        return f"{path.parent.name}/{MERGED_DIR}"
+    return path.name if path.is_absolute() else model
+
+
 def summary_rows(entries: list[dict[str, Any]]) -> list[list[str]]:
     """Per iteration: number, model, exact accuracy of base/SFT/DPO with intervals, win rate."""
     rows = []
     for e in entries:
         win = e["win_rate"]
-        rows.append([str(e["iteration"]), e["model"], *(_figure(e, m) for m in ("base", "sft", "dpo")), _fmt(win["win_rate"]) if win else "-"])
+        rows.append([str(e["iteration"]), short_model_name(e["model"]), *(_figure(e, m) for m in ("base", "sft", "dpo")), _fmt(win["win_rate"]) if win else "-"])
     return rows
 
 

@@ -49,7 +49,6 @@ def test_iteration_configs_offset_every_seed_and_need_the_previous_model(config_
     assert first.stages["train-dpo"].trainer_settings["seed"] == 7  # the user's config is left as it was
 
 
-@pytest.mark.slow
 def test_two_iterations_train_on_the_previous_model_and_a_rerun_skips_everything(config_path, edit):
     _small(config_path, edit)
     result = CliRunner().invoke(cli, ["run", str(config_path), "--quiet", "--iterations", "2"])
@@ -77,7 +76,7 @@ def test_two_iterations_train_on_the_previous_model_and_a_rerun_skips_everything
     assert summary["iterations"][1]["model"] == str(merged.resolve())
     assert all(e["win_rate"] is not None for e in summary["iterations"])  # the starter config has a win rate
     assert (run / "iterations.png").stat().st_size > 0 and summary["plot"] == "iterations.png"
-    assert "| 2 | " + str(merged.resolve()) in (run / "iterations.md").read_text()
+    assert "| 2 | iter-1/merged-model | " in (run / "iterations.md").read_text()
     assert "stage1kit iterations" in result.output
 
     merged_weights = sorted(p.stat().st_mtime_ns for p in merged.iterdir())
@@ -91,7 +90,7 @@ def test_two_iterations_train_on_the_previous_model_and_a_rerun_skips_everything
 def test_the_summary_shows_accuracy_per_model_with_intervals():
     entry = {
         "iteration": 1,
-        "model": "m",
+        "model": "/models/m",
         "accuracy": {"base": {"accuracy": 0.1, "ci95": [0.05, 0.2]}, "dpo": {"accuracy": 0.8, "ci95": [0.7, 0.9]}},
         "win_rate": {"win_rate": 0.75, "ci95": [0.6, 0.85]},
     }
