@@ -70,12 +70,13 @@ def iteration_config(first: PipelineConfig, t: int, model_id: str | None = None)
     iteration's merged checkpoint (required for ``t > 1``)."""
     if t > 1 and model_id is None:
         raise IterationError(f"iteration {t} needs iteration {t - 1}'s merged model")
-    previous = dpo_manifest(first.run_dir, t - 1) if t > 1 else None
+    root = first.run_dir.resolve()  # the links name absolute paths, the same from any working directory
+    previous = dpo_manifest(root, t - 1) if t > 1 else None
     if previous is not None and not previous.is_file():
         raise IterationError(f"iteration {t} starts from {previous}, which does not exist; rerun iteration {t - 1}")
     return dataclasses.replace(
         first,
-        run=dataclasses.replace(first.run, dir=str(iteration_dir(first.run_dir, t).resolve())),
+        run=dataclasses.replace(first.run, dir=str(iteration_dir(root, t))),
         model=dataclasses.replace(first.model, id=model_id, revision=None) if model_id else first.model,
         stages={name: offset_seed(settings, t - 1) for name, settings in first.stages.items()},
         iteration={

@@ -79,12 +79,29 @@ def test_two_iterations_train_on_the_previous_model_and_a_rerun_skips_everything
     assert "| 2 | iter-1/merged-model | " in (run / "iterations.md").read_text()
     assert "stage1kit iterations" in result.output
 
+    assert json.loads((merged / "tokenizer_config.json").read_text()).get("chat_template") is None
+
     merged_weights = sorted(p.stat().st_mtime_ns for p in merged.iterdir())
     again = CliRunner().invoke(cli, ["run", str(config_path), "--quiet", "--iterations", "2"])
     assert again.exit_code == 0, again.output
     assert again.output.count("up to date (manifest matches inputs and config); skipped") == 14
     assert "[merge]" in again.output and "up to date (merged from the current DPO output); skipped" in again.output
     assert sorted(p.stat().st_mtime_ns for p in merged.iterdir()) == merged_weights
+
+    # a merge made from another DPO output than the current one is made again
+    record = merged / "merged-from.json"
+    record.write_text(record.read_text().replace(file_sha256(previous), "0" * 64))
+    third = CliRunner().invoke(cli, ["run", str(config_path), "--quiet", "--iterations", "2"])
+    assert third.exit_code == 0, third.output
+    assert f"[merge] merging {run / 'iter-1' / 'train-dpo'}" in third.output
+    assert json.loads(record.read_text())["dpo_manifest_sha256"] == file_sha256(previous)
+
+
+def test_iterations_need_the_stages_through_dpo(config_path):
+    result = CliRunner().invoke(cli, ["run", str(config_path), "--quiet", "--iterations", "2", "--until", "pairs"])
+    assert result.exit_code == 1
+    assert "--iterations needs the stages through train-dpo" in result.output
+    assert not (config_path.parent / "run" / "iter-1").exists()
 
 
 def test_the_summary_shows_accuracy_per_model_with_intervals():
