@@ -54,6 +54,15 @@ def dpo_manifest(run_dir: Path, t: int) -> Path:
     return manifest_path_for(RunDir.at(iteration_dir(run_dir, t)).train_dir("dpo"))
 
 
+def earlier_iteration_dirs(iteration: dict[str, Any] | None) -> list[Path]:
+    """``iter-1`` .. ``iter-<t-1>`` for iteration t's link (``PipelineConfig.iteration``); [] outside
+    iterations and for iteration 1."""
+    if not iteration or not iteration.get("previous"):
+        return []
+    root = Path(iteration["previous"]).parents[2]  # <root>/iter-<t-1>/train-dpo/manifest.json
+    return [iteration_dir(root, s) for s in range(1, int(iteration["iteration"]))]
+
+
 def offset_seed(settings: Any, offset: int) -> Any:
     """Stage settings with their ``seed`` (and their trainer's ``seed``, when set) moved by ``offset``."""
     changes: dict[str, Any] = {}

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from stage1kit.cli import cli
 from stage1kit.config import load_config
 from stage1kit.hashing import file_sha256
-from stage1kit.iterations import IterationError, iteration_config, offset_seed, summary_markdown
+from stage1kit.iterations import IterationError, earlier_iteration_dirs, iteration_config, offset_seed, summary_markdown
 from stage1kit.manifest import load_manifest, verify_manifest
 
 STAGE_MANIFESTS = (
@@ -112,3 +112,25 @@ def test_the_summary_shows_accuracy_per_model_with_intervals():
         "win_rate": {"win_rate": 0.75, "ci95": [0.6, 0.85]},
     }
     assert "| 1 | m | 0.100 [0.050, 0.200] | - | 0.800 [0.700, 0.900] | 0.750 |" in summary_markdown([entry], None)
+
+
+def test_accuracy_questions_leave_out_what_earlier_iterations_trained_on(tmp_path):
+    from stage1kit.prompting import DEFAULT_FORMAT as fmt
+    from stage1kit.records import write_records_atomic
+    from stage1kit.rundir import RunDir
+    from stage1kit.stages.evaluate import HeldoutSet, select_accuracy_questions
+
+    link = {"iteration": 3, "previous": str(tmp_path / "iter-2" / "train-dpo" / "manifest.json"), "previous_sha256": "x"}
+    first, second, current = (RunDir.at(path) for path in [*earlier_iteration_dirs(link), tmp_path / "iter-3"])
+    assert [first.root.name, second.root.name] == ["iter-1", "iter-2"]
+    for run, name, question in ((first, "sft", "1+1?"), (second, "dpo", "2+2?"), (current, "sft", "3+3?")):
+        write_records_atomic(run.dataset(name), [{"id": "r", "instruction_id": "i", "prompt": fmt.prompt(question), "completion": " 2"}])
+
+    class Questions:
+        def questions(self):
+            return ["1+1?", "2+2?", "3+3?", "4+4?"]
+
+    none = HeldoutSet([], [], "none")
+    assert select_accuracy_questions(current, Questions(), none, 10, 0, fmt, [first, second])[0] == ["4+4?"]
+    assert sorted(select_accuracy_questions(current, Questions(), none, 10, 0, fmt)[0]) == ["1+1?", "2+2?", "4+4?"]
+    assert earlier_iteration_dirs(None) == [] and earlier_iteration_dirs({"iteration": 1, "previous": None}) == []
