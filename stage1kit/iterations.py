@@ -135,9 +135,11 @@ def run_iterations(
 
     if count < 1:
         raise IterationError(f"--iterations {count}: give 1 or more")
-    names = [stage.name for stage in stages]
-    if count > 1 and "train-dpo" not in names:
-        raise IterationError("--iterations needs the stages through train-dpo (drop --until / --from)")
+    from stage1kit.stages.catalogue import CATALOGUE, stage_names
+
+    if count > 1 and stage_names(stages) != stage_names(CATALOGUE):
+        # each iteration makes its own data from its own model: a span of stages has nothing to start from
+        raise IterationError(f"--iterations {count} runs every stage of every iteration; drop --from / --until")
     entries, model_id = [], None
     for t in range(1, count + 1):
         config = iteration_config(first, t, model_id)

@@ -97,10 +97,11 @@ def test_two_iterations_train_on_the_previous_model_and_a_rerun_skips_everything
     assert json.loads(record.read_text())["dpo_manifest_sha256"] == file_sha256(previous)
 
 
-def test_iterations_need_the_stages_through_dpo(config_path):
-    result = CliRunner().invoke(cli, ["run", str(config_path), "--quiet", "--iterations", "2", "--until", "pairs"])
+@pytest.mark.parametrize("span", [["--until", "pairs"], ["--from", "judge"]])
+def test_iterations_run_every_stage(config_path, span):
+    result = CliRunner().invoke(cli, ["run", str(config_path), "--quiet", "--iterations", "2", *span])
     assert result.exit_code == 1
-    assert "--iterations needs the stages through train-dpo" in result.output
+    assert "--iterations 2 runs every stage of every iteration; drop --from / --until" in result.output
     assert not (config_path.parent / "run" / "iter-1").exists()
 
 
