@@ -50,6 +50,9 @@ class PipelineConfig:
     critic: CriticSettings
     stages: dict[str, Any]
     prompt: PromptSettings = field(default_factory=PromptSettings)
+    #: set on the configs of ``stage1kit run --iterations N``: ``{"iteration", "previous",
+    #: "previous_sha256"}`` (see :mod:`stage1kit.iterations`); every stage's cache key carries it
+    iteration: dict[str, Any] | None = None
 
     @property
     def base_dir(self) -> Path:

@@ -295,6 +295,28 @@ class CleanModelLoader:
             model.eval()
         return model
 
+    def save_merged(self, path: str | Path) -> LoadedModel:
+        """Load this model (with its adapter, if any), fold the adapter into the weights and save a
+        whole checkpoint with the clean tokenizer into ``path``; returns the merged model.
+
+        The saved tokenizer carries no chat template (the loader stripped it), so the checkpoint
+        loads clean again. ``path`` is written through a ``.partial`` folder and swapped in whole.
+        """
+        import shutil
+
+        path = Path(path)
+        loaded = self.with_options(trainable=False).load()
+        model = loaded.model.merge_and_unload() if self.adapter else loaded.model
+        staged = path.with_name(path.name + ".partial")
+        if staged.exists():
+            shutil.rmtree(staged)
+        model.save_pretrained(staged)
+        loaded.tokenizer.save_pretrained(staged)
+        if path.exists():
+            shutil.rmtree(path)
+        staged.rename(path)
+        return LoadedModel(model=model, tokenizer=loaded.tokenizer, provenance=loaded.provenance)
+
     def preflight(self) -> "FamilyReport":
         """Open the model's config and tokenizer, no weights: cheap, and it fails on a corrupted
         ``config.json``, an unreachable hub id or a refused tokenizer before any stage starts.

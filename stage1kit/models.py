@@ -86,6 +86,13 @@ class ModelAccess:
             return self.loader(adapter=folder).load()
         return self.loader(folder).load()
 
+    def save_merged(self, folder: Path, destination: Path) -> Any:
+        """Write a trained output (an adapter on the base model, or a whole checkpoint) as one whole
+        checkpoint in ``destination``, loaded with the ``[model]`` settings (on the CPU)."""
+        if (folder / "adapter_config.json").exists():
+            return self.loader(adapter=folder, device=None).save_merged(destination)
+        return self.loader(folder, device=None).save_merged(destination)
+
     def preflight(self) -> Any:
         """Open the model's config and tokenizer (no weights) so a bad folder or hub id fails
         before any stage touches its outputs; returns the loader's family report (None when the

@@ -60,7 +60,7 @@ def _notes(stats: dict, prefix: str = "") -> str:
     return ", ".join(parts)
 
 
-def run_pipeline(config_path: Path, start: str | None, until: str | None, *, quiet: bool = False) -> Path:
+def run_pipeline(config_path: Path, start: str | None, until: str | None, *, quiet: bool = False, iterations: int = 1) -> Path:
     """Load the config, check it, run the selected stages, print the summary; returns the run dir.
 
     Errors meant for the user are :class:`~stage1kit.errors.Stage1kitError` and end as a message
@@ -74,6 +74,8 @@ def run_pipeline(config_path: Path, start: str | None, until: str | None, *, qui
 
     config = load_config(config_path)
     stages = select_stages(start, until)
+    if iterations != 1:
+        return _run_iterations(config, stages, iterations, quiet=quiet)
     with quiet_libraries(quiet):
         pipeline = Pipeline(config, get_registry(), show_progress=not quiet, echo=click.echo)
         started = time.perf_counter()
@@ -83,14 +85,48 @@ def run_pipeline(config_path: Path, start: str | None, until: str | None, *, qui
     return config.run_dir
 
 
+def _run_iterations(config, stages, count: int, *, quiet: bool) -> Path:
+    """``--iterations N``: each iteration in ``<run dir>/iter-<t>/`` (see :mod:`stage1kit.iterations`)."""
+    from stage1kit.console import quiet_libraries
+    from stage1kit.iterations import SUMMARY_HEADER, SUMMARY_JSON, SUMMARY_MD, run_iterations, summary_rows
+    from stage1kit.plugins import get_registry
+    from stage1kit.rundir_lock import RunDirLock
+
+    started = time.perf_counter()
+
+    def summarise(t, pipeline, run_dir: Path) -> None:
+        _print_summary(pipeline.outcomes, run_dir, time.perf_counter() - started)
+
+    with quiet_libraries(quiet), RunDirLock(config.run_dir):
+        entries = run_iterations(config, get_registry(), stages, count, show_progress=not quiet, echo=click.echo, on_iteration=summarise)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"stage1kit iterations — {config.run_dir}")
+    for column in SUMMARY_HEADER:
+        table.add_column(column)
+    for row in summary_rows(entries):
+        table.add_row(*row)
+    Console().print(table)
+    click.echo(f"total {time.perf_counter() - started:.1f}s; summary: {config.run_dir / SUMMARY_MD} ({SUMMARY_JSON} beside it)")
+    return config.run_dir
+
+
 @click.command("run")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--from", "start", help="First stage to run (instructions, responses, judge, pairs, train-sft, train-dpo, evaluate).")
 @click.option("--until", help="Last stage to run.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def run_command(config: Path, start: str | None, until: str | None, quiet: bool) -> None:
+@click.option(
+    "--iterations",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Self-Rewarding iterations: iteration t+1 runs the pipeline on iteration t's merged DPO model, in <run dir>/iter-<t+1>/.",
+)
+def run_command(config: Path, start: str | None, until: str | None, quiet: bool, iterations: int) -> None:
     """Run the pipeline CONFIG describes; finished stages whose manifests still match are skipped."""
-    run_pipeline(config, start, until, quiet=quiet)
+    run_pipeline(config, start, until, quiet=quiet, iterations=iterations)
 
 
 @click.command("init")

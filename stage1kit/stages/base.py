@@ -165,6 +165,8 @@ class Stage:
             key["critic"] = dataclasses.asdict(config.critic)
         if self.uses_prompt:
             key["prompt"] = dataclasses.asdict(config.prompt)
+        if getattr(config, "iteration", None) is not None:  # links an iteration's manifests to the previous one's
+            key["iteration"] = dict(config.iteration)
         return key
 
     def input_paths(self, run_dir: RunDir) -> list[Path]:

@@ -12,7 +12,9 @@ model trained on it.
 
 Exact accuracy needs a verifier (``[evaluate] verifier``, a plugin of the ``verifiers`` kind). Its
 questions come from the verifier's own reference set when it has one (minus every prompt the SFT
-and DPO data train on, so the targets are known answers, never the judge's guesses), else from the
+and DPO data train on, in this run and, under ``stage1kit run --iterations``, in every earlier
+iteration, whose training the model carries; so the targets are known answers, never the judge's
+guesses, and never trained on), else from the
 held-out instructions; ``accuracy_heldout`` of them, drawn with ``seed``. Every model the run has is
 measured on the same items: base, the SFT adapter (``train-sft/``) and the DPO adapter.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 from stage1kit.errors import Stage1kitError
 import inspect
+from collections.abc import Sequence
 import random
 import sys
 import time
@@ -168,11 +171,19 @@ def _dpo_prompts(run: RunDir) -> set[str]:
 
 
 def select_accuracy_questions(
-    run: RunDir, verifier: Any, heldout: HeldoutSet, count: int, seed: int, fmt: PromptFormat = DEFAULT_FORMAT
+    run: RunDir,
+    verifier: Any,
+    heldout: HeldoutSet,
+    count: int,
+    seed: int,
+    fmt: PromptFormat = DEFAULT_FORMAT,
+    earlier: Sequence[RunDir] = (),
 ) -> tuple[list[str], str]:
-    """Questions for exact accuracy, none of them trained on, and where they came from."""
-    _, trained = _trained_keys(_rows(run.dataset("sft")))
-    trained |= _dpo_prompts(run)
+    """Questions for exact accuracy, none of them trained on (in this run, nor in the ``earlier``
+    iterations whose training the model carries), and where they came from."""
+    trained: set[str] = set()
+    for source in (*earlier, run):
+        trained |= _trained_keys(_rows(source.dataset("sft")))[1] | _dpo_prompts(source)
     questions = getattr(verifier, "questions", None)
     if callable(questions):
         pool = [q for q in questions() if fmt.prompt(q) not in trained]
@@ -180,6 +191,14 @@ def select_accuracy_questions(
         return pool[:count], f"the verifier's reference questions not trained on; {len(pool)} available"
     pool = [q for q in heldout.instructions if fmt.prompt(q) not in trained]
     return pool[:count], "held-out instructions (the verifier has no reference questions)"
+
+
+def earlier_runs(config: Any) -> list[RunDir]:
+    """The run dirs of the iterations before this one (``stage1kit run --iterations``): their
+    training data is in this iteration's model too."""
+    from stage1kit.iterations import earlier_iteration_dirs
+
+    return [RunDir.at(path) for path in earlier_iteration_dirs(getattr(config, "iteration", None))]
 
 
 def verifier_settings(registry: "Registry", name: str, own: dict[str, Any], config_dir: Path) -> dict[str, Any]:
@@ -317,7 +336,7 @@ class EvaluateStage(Stage):
         if verifier is not None:
             eval_ctx.verifier = verifier
             eval_ctx.accuracy_questions, eval_ctx.accuracy_source = select_accuracy_questions(
-                run, verifier, heldout, settings.accuracy_heldout, settings.seed, fmt
+                run, verifier, heldout, settings.accuracy_heldout, settings.seed, fmt, earlier_runs(ctx.config)
             )
         sections: dict[str, dict[str, Any]] = {}
         failed: list[str] = []
