@@ -73,6 +73,8 @@ _PUBLIC: dict[str, str] = {
     "find_markers": "stage1kit.chat_markers",
     "CHAT_MARKERS": "stage1kit.chat_markers",
     "click_thresholds": "stage1kit.thresholds",
+    # settings dataclasses: help text for their fields, checked building from a table
+    "help_metadata": "stage1kit.settings",
     # errors a plugin raises for the user to read
     "Stage1kitError": "stage1kit.errors",
     "TrainingDataError": "stage1kit.gate",

@@ -54,18 +54,28 @@ def stage_plugin_modules(config: PipelineConfig, stage: Stage, registry: Any) ->
     return plugin_modules(registry.get(use.kind, use.name) for use in stage.plugins(config))
 
 
-def check_before_running(config: PipelineConfig, registry: Any, stages: Sequence[Stage], models: ModelAccess) -> None:
-    """Everything that can be checked without loading weights, before any output is touched."""
-    from stage1kit.config import ConfigError, config_problems
+def check_before_running(
+    config: PipelineConfig, registry: Any, stages: Sequence[Stage], models: ModelAccess
+) -> dict[str, dict[str, Any]]:
+    """Everything that can be checked without loading weights, before any output is touched.
 
+    Returns each stage's audit summary (the user's code and the plugin packages that stage runs),
+    which goes into that stage's manifests; a finding stops the run here.
+    """
     from stage1kit.audit_gate import run_audit_gate
+    from stage1kit.config import ConfigError, config_problems
 
     problems = config_problems(config, registry, stages)
     if problems:
         raise ConfigError("\n".join(problems))
-    modules = sorted({m for stage in stages for m in stage_plugin_modules(config, stage, registry)})
-    run_audit_gate(stages[0].name, user_paths=config.user_code, modules=modules)
+    audits = {
+        stage.name: run_audit_gate(
+            stage.name, user_paths=config.user_code, modules=stage_plugin_modules(config, stage, registry)
+        )
+        for stage in stages
+    }
     models.preflight()
+    return audits
 
 
 @dataclass
@@ -91,45 +101,28 @@ class Pipeline:
         assert self.models is not None
         for plugin in self.registry.errors:  # skipped, not fatal: but the user must see it
             self.echo(f"warning: plugin '{plugin.name}' ({plugin.distribution}) failed to load and is skipped: {plugin.error}")
-        check_before_running(self.config, self.registry, stages, self.models)
+        audits = check_before_running(self.config, self.registry, stages, self.models)
         run_dir = self.context().run_dir
         for stage in stages:
             reason = stage.stale_reason(self.config, run_dir)
             if reason is None:
-                outcome = self._skipped(stage)
+                outcome = skipped_outcome(stage, run_dir)
                 self.echo(f"[{stage.name}] up to date (manifest matches inputs and config); skipped")
             else:
                 self._check_inputs(stage)
-                audit = self._audit(stage)
                 self.echo(f"[{stage.name}] running: {reason}")
                 started = time.perf_counter()
-                outcome = stage.run(self.context(audit), self.config.stages[stage.name])
+                outcome = stage.run(self.context(audits[stage.name]), self.config.stages[stage.name])
                 outcome.seconds = time.perf_counter() - started
-                outcome.records_in = self._records_in(stage, outcome.records_in)
-                outcome.records_out = skipped_outcome(stage, run_dir).records_out  # as a skipped run reads it
+                # the summary's counts, read from the manifests as for a skipped stage
+                written = skipped_outcome(stage, run_dir)
+                outcome.records_in, outcome.records_out = written.records_in, written.records_out
             if outcome.verdict == "fail":
                 self.echo(f"[{stage.name}] verdict FAIL: " + "; ".join(outcome.failures or ["see its manifest"]))
             for warning in outcome.warnings:
                 self.echo(f"[{stage.name}] warning: {warning}")
             self.outcomes.append(outcome)
         return self.outcomes
-
-    def _skipped(self, stage: Stage) -> StageOutcome:
-        outcome = skipped_outcome(stage, self.context().run_dir)
-        outcome.records_in = self._records_in(stage, 0)
-        return outcome
-
-    def _records_in(self, stage: Stage, default: int) -> int:
-        """Records in the stage's first JSONL input, as its manifest recorded them: the same figure
-        whether the stage ran now or was skipped."""
-        from stage1kit.manifest import load_manifest
-        from stage1kit.rundir import manifest_path_for
-
-        manifest_path = manifest_path_for(stage.output_paths(self.context().run_dir)[0])
-        if not manifest_path.is_file():
-            return default
-        entries = [e for e in load_manifest(manifest_path)["inputs"] if str(e["path"]).endswith(".jsonl")]
-        return int(entries[0].get("records") or 0) if entries else default
 
     def _check_inputs(self, stage: Stage) -> None:
         run_dir = self.context().run_dir
@@ -141,24 +134,20 @@ class Pipeline:
                     f"run `stage1kit {producer.replace('-', ' ')}` first (or `stage1kit run CONFIG --from {producer}`)"
                 )
 
-    def _audit(self, stage: Stage) -> dict[str, Any]:
-        from stage1kit.audit_gate import run_audit_gate
-
-        modules = stage_plugin_modules(self.config, stage, self.registry)
-        return run_audit_gate(stage.name, user_paths=self.config.user_code, modules=modules)
-
 
 def skipped_outcome(stage: Stage, run_dir: Any) -> StageOutcome:
-    """The outcome of an up-to-date stage, with its figures read back from its manifests."""
-    from stage1kit.manifest import load_manifest
+    """The outcome of an up-to-date stage, with its figures read back from its manifests; "in" is
+    the records of its first JSONL input, "out" those of its outputs."""
+    from stage1kit.manifest import load_manifest, verdict_of, verdict_reasons
     from stage1kit.rundir import manifest_path_for
-    from stage1kit.manifest import verdict_of, verdict_reasons
 
     outputs = stage.output_paths(run_dir)
     outcome = StageOutcome(stage=stage.name, skipped=True, outputs=outputs)
     verdicts = set()
     for name, output in zip(stage.outputs, outputs):
         manifest = load_manifest(manifest_path_for(output))
+        jsonl_inputs = [e for e in manifest["inputs"] if str(e["path"]).endswith(".jsonl")]
+        outcome.records_in = int(jsonl_inputs[0].get("records") or 0) if jsonl_inputs else 0
         outcome.records_out += sum(e.get("records") or 0 for e in manifest["outputs"])
         verdicts.add(verdict_of(manifest))
         outcome.failures += verdict_reasons(manifest)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stage1kit.protocols import Critic, PairQuery, PairVerdict
+from stage1kit.selection import text_key
 
 if TYPE_CHECKING:
     from stage1kit.loader import LoadedModel
@@ -64,7 +65,7 @@ class _Group:
 def first_copies(candidates: Sequence[str]) -> list[int]:
     """For each candidate, the index of the first candidate equal to it up to whitespace."""
     first: dict[str, int] = {}
-    return [first.setdefault(" ".join(text.split()), index) for index, text in enumerate(candidates)]
+    return [first.setdefault(text_key(text), index) for index, text in enumerate(candidates)]
 
 
 def round_robin_pairs(k: int) -> list[tuple[int, int]]:

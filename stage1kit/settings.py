@@ -23,7 +23,8 @@ class SettingsError(Stage1kitError, ValueError):
     """A settings table has an unknown key, a value of the wrong type, or one out of range."""
 
 
-def _help(text: str) -> dict[str, str]:
+def help_metadata(text: str) -> dict[str, str]:
+    """``field(metadata=help_metadata("..."))``: the help text CLI options, listings and ``init`` show."""
     return {"help": text}
 
 
@@ -32,11 +33,11 @@ class ModelSettings:
     """``[model]``: the base model every stage loads through CleanModelLoader."""
 
     id: str = field(default="", metadata={"help": "base model: a local checkpoint folder or a hub id", "flag": "model"})
-    revision: str | None = field(default=None, metadata=_help("hub revision (commit, tag or branch)"))
-    dtype: str | None = field(default=None, metadata=_help("float32, bfloat16, float16 or auto"))
-    device: str | None = field(default=None, metadata=_help("cpu, cuda, cuda:1 ... (default: cuda when available)"))
-    trust_remote_code: bool = field(default=False, metadata=_help("run the checkpoint's own modelling code"))
-    allow_remote_code: bool = field(default=False, metadata=_help("confirm trust_remote_code (both must be true)"))
+    revision: str | None = field(default=None, metadata=help_metadata("hub revision (commit, tag or branch)"))
+    dtype: str | None = field(default=None, metadata=help_metadata("float32, bfloat16, float16 or auto"))
+    device: str | None = field(default=None, metadata=help_metadata("cpu, cuda, cuda:1 ... (default: cuda when available)"))
+    trust_remote_code: bool = field(default=False, metadata=help_metadata("run the checkpoint's own modelling code"))
+    allow_remote_code: bool = field(default=False, metadata=help_metadata("confirm trust_remote_code (both must be true)"))
 
 
 @dataclass
@@ -46,8 +47,8 @@ class RunSettings:
     Seeds are per stage (each stage table has ``seed``), so one stage can be resampled alone.
     """
 
-    dir: str = field(default="runs/stage1", metadata=_help("the run directory, relative to the config file"))
-    user_code: list[str] = field(default_factory=list, metadata=_help("your code that runs with the stages (audited)"))
+    dir: str = field(default="runs/stage1", metadata=help_metadata("the run directory, relative to the config file"))
+    user_code: list[str] = field(default_factory=list, metadata=help_metadata("your code that runs with the stages (audited)"))
 
 
 @dataclass
@@ -68,10 +69,10 @@ class PromptSettings:
     it and evaluators ask it (see :mod:`stage1kit.prompting`).
     """
 
-    template: str = field(default="Query: {instruction}\nAnswer:", metadata=_help("the prompt, with {instruction} once where the instruction goes"))
-    separator: str = field(default=" ", metadata=_help("text between the prompt and the answer (the completion's leading separator)"))
+    template: str = field(default="Query: {instruction}\nAnswer:", metadata=help_metadata("the prompt, with {instruction} once where the instruction goes"))
+    separator: str = field(default=" ", metadata=help_metadata("text between the prompt and the answer (the completion's leading separator)"))
     stop: list[str] | None = field(
-        default=None, metadata=_help("stop strings of answers (default: a newline, then the template's text before {instruction})")
+        default=None, metadata=help_metadata("stop strings of answers (default: a newline, then the template's text before {instruction})")
     )
 
     def __post_init__(self) -> None:

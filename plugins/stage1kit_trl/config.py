@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from stage1kit import click_thresholds
+from stage1kit import click_thresholds, help_metadata
 
 #: ``target_modules`` value meaning every linear layer except the output head (PEFT's spelling).
 ALL_LINEAR = "all-linear"
@@ -53,67 +53,63 @@ OWNED_FIELDS = {
 RESERVED_FIELDS = ("output_dir", "completion_only_loss", "disable_tqdm")
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
 @dataclass
 class TrainingSettings:
     """What SFT and DPO share: optimisation, LoRA or full fine-tuning, logging, data requirements."""
 
-    learning_rate: float = field(default=2e-4, metadata=_help("Peak learning rate (after warmup; lr_scheduler decays it)."))
-    epochs: float = field(default=1.0, metadata=_help("Passes over the dataset; ignored when max_steps is set."))
-    max_steps: int | None = field(default=None, metadata=_help("Stop after this many optimiser steps (overrides epochs)."))
-    batch_size: int = field(default=4, metadata=_help("Examples per device per step (DPO: pairs)."))
-    grad_accum: int = field(default=1, metadata=_help("Gradient accumulation steps."))
-    max_length: int = field(default=1024, metadata=_help("Truncate prompt+completion to this many tokens."))
+    learning_rate: float = field(default=2e-4, metadata=help_metadata("Peak learning rate (after warmup; lr_scheduler decays it)."))
+    epochs: float = field(default=1.0, metadata=help_metadata("Passes over the dataset; ignored when max_steps is set."))
+    max_steps: int | None = field(default=None, metadata=help_metadata("Stop after this many optimiser steps (overrides epochs)."))
+    batch_size: int = field(default=4, metadata=help_metadata("Examples per device per step (DPO: pairs)."))
+    grad_accum: int = field(default=1, metadata=help_metadata("Gradient accumulation steps."))
+    max_length: int = field(default=1024, metadata=help_metadata("Truncate prompt+completion to this many tokens."))
     # LoRA on a few hundred self-made records: a short warmup keeps the first steps, taken at a high
     # LoRA learning rate on noisy gradients, from overshooting (in DPO, from pushing the chosen
     # answers' likelihood down with the rejected ones); cosine decay spends the last steps at a
     # small rate instead of stopping abruptly; no weight decay, as it pulls the low-rank update
     # back to zero and the run is too short for it to regularise anything but the update itself.
-    warmup_ratio: float = field(default=0.1, metadata=_help("Share of the steps spent raising the learning rate from 0 to its peak, in [0, 1)."))
-    lr_scheduler: str = field(default="cosine", metadata=_help(f"Learning-rate schedule after warmup: {', '.join(LR_SCHEDULERS[:6])} ..."))
-    weight_decay: float = field(default=0.0, metadata=_help("AdamW weight decay (0: LoRA updates are small and short-lived)."))
-    full: bool = field(default=False, metadata=_help("Full fine-tuning instead of LoRA (saves a whole checkpoint)."))
-    lora_r: int = field(default=16, metadata=_help("LoRA rank."))
-    lora_alpha: int = field(default=32, metadata=_help("LoRA alpha (scale = alpha / r)."))
-    lora_dropout: float = field(default=0.05, metadata=_help("Dropout on the LoRA branch."))
+    warmup_ratio: float = field(default=0.1, metadata=help_metadata("Share of the steps spent raising the learning rate from 0 to its peak, in [0, 1)."))
+    lr_scheduler: str = field(default="cosine", metadata=help_metadata(f"Learning-rate schedule after warmup: {', '.join(LR_SCHEDULERS[:6])} ..."))
+    weight_decay: float = field(default=0.0, metadata=help_metadata("AdamW weight decay (0: LoRA updates are small and short-lived)."))
+    full: bool = field(default=False, metadata=help_metadata("Full fine-tuning instead of LoRA (saves a whole checkpoint)."))
+    lora_r: int = field(default=16, metadata=help_metadata("LoRA rank."))
+    lora_alpha: int = field(default=32, metadata=help_metadata("LoRA alpha (scale = alpha / r)."))
+    lora_dropout: float = field(default=0.05, metadata=help_metadata("Dropout on the LoRA branch."))
     target_modules: list[str] | str = field(
-        default=ALL_LINEAR, metadata=_help("Modules LoRA adapts: a list of names, or 'all-linear'.")
+        default=ALL_LINEAR, metadata=help_metadata("Modules LoRA adapts: a list of names, or 'all-linear'.")
     )
     report_to: list[str] | str = field(
-        default="none", metadata=_help("Passed to TRL/transformers: 'none', 'tensorboard', 'wandb', a list...")
+        default="none", metadata=help_metadata("Passed to TRL/transformers: 'none', 'tensorboard', 'wandb', a list...")
     )
-    logging_steps: int = field(default=10, metadata=_help("Log metrics every this many steps."))
-    seed: int = field(default=0, metadata=_help("Seed for adapter init, shuffling and dropout."))
-    gradient_checkpointing: bool = field(default=False, metadata=_help("Trade compute for memory on big models."))
-    bf16: bool | None = field(default=None, metadata=_help("bf16 mixed precision; unset: on where the GPU supports it, never on CPU."))
-    progress: bool = field(default=True, metadata={"cli": False} | _help("Show a progress bar while training (off under --quiet)."))
+    logging_steps: int = field(default=10, metadata=help_metadata("Log metrics every this many steps."))
+    seed: int = field(default=0, metadata=help_metadata("Seed for adapter init, shuffling and dropout."))
+    gradient_checkpointing: bool = field(default=False, metadata=help_metadata("Trade compute for memory on big models."))
+    bf16: bool | None = field(default=None, metadata=help_metadata("bf16 mixed precision; unset: on where the GPU supports it, never on CPU."))
+    progress: bool = field(default=True, metadata={"cli": False} | help_metadata("Show a progress bar while training (off under --quiet)."))
     min_records: int = field(
         default=DEFAULT_MIN_RECORDS,
-        metadata=_help(
+        metadata=help_metadata(
             f"Gate: refuse datasets with fewer records than this (default {DEFAULT_MIN_RECORDS}: fewer cannot fill "
             "one batch of a meaningful run; raise it to what your run needs, e.g. a few hundred)."
         ),
     )
     min_acceptance_rate: float | None = field(
         default=DEFAULT_MIN_ACCEPTANCE_RATE,
-        metadata=_help(
+        metadata=help_metadata(
             f"Gate: refuse datasets whose manifest qc.acceptance_rate is below this (default {DEFAULT_MIN_ACCEPTANCE_RATE}: "
             "a run that kept fewer than 1 in 20 candidates is broken, not selective); None: no such check."
         ),
     )
     options: dict[str, Any] = field(
         default_factory=dict,
-        metadata={"flag": "option"} | _help(
+        metadata={"flag": "option"} | help_metadata(
             "Any other field of TRL's SFTConfig / DPOConfig, passed through as is, e.g. "
             "{ loss_type = \"ipo\", save_strategy = \"steps\" }; checked against the TRL class's fields."
         ),
     )
     requirements: dict[str, float] = field(
         default_factory=dict,
-        metadata={"flag": "require", "parse": click_thresholds} | _help(
+        metadata={"flag": "require", "parse": click_thresholds} | help_metadata(
             "Further gate requirements on the dataset manifest's qc, min_<metric> or max_<metric> (dotted for nested "
             "metrics); they add to min_records/min_acceptance_rate and override them by name. Not defaulted because "
             "the tiny demo's critic fails them, but add them with a real model: for DPO "
@@ -184,7 +180,7 @@ class SFTSettings(TrainingSettings):
 
     min_acceptance_rate: float | None = field(
         default=DEFAULT_MIN_ACCEPTANCE_RATE,
-        metadata=_help(
+        metadata=help_metadata(
             "Gate: refuse an SFT dataset whose qc.acceptance_rate (instructions whose best answer cleared the quality "
             f"bar) is below this. Default {DEFAULT_MIN_ACCEPTANCE_RATE}: fewer than 1 in 20 means generation or the "
             "critic is broken; the tiny demo keeps about 0.9. None: no such check."
@@ -196,20 +192,20 @@ class SFTSettings(TrainingSettings):
 class DPOSettings(TrainingSettings):
     """DPO on prompt/chosen/rejected pairs, continuing from the SFT output."""
 
-    learning_rate: float = field(default=5e-5, metadata=_help("Peak learning rate (after warmup; lr_scheduler decays it)."))
+    learning_rate: float = field(default=5e-5, metadata=help_metadata("Peak learning rate (after warmup; lr_scheduler decays it)."))
     min_acceptance_rate: float | None = field(
         default=DEFAULT_MIN_ACCEPTANCE_RATE,
-        metadata=_help(
+        metadata=help_metadata(
             "Gate: refuse a DPO dataset whose qc.acceptance_rate (pairs kept of the pairs considered) is below this. "
             f"Default {DEFAULT_MIN_ACCEPTANCE_RATE}: fewer than 1 in 20 means the pair filters threw almost everything "
             "away; the tiny demo keeps about 0.75. With a real model also require order agreement and a margin, "
             "e.g. requirements = {min_order_agreement_rate = 0.6, \"min_margin.mean\" = 0.2}. None: no such check."
         ),
     )
-    beta: float = field(default=0.1, metadata=_help("DPO beta: how far the policy may move from the reference."))
+    beta: float = field(default=0.1, metadata=help_metadata("DPO beta: how far the policy may move from the reference."))
     merge_sft: bool = field(
         default=False,
-        metadata=_help(
+        metadata=help_metadata(
             "Merge the SFT adapter into the base and train a fresh adapter on top (saves a whole checkpoint); "
             "default: keep training the SFT adapter, whose frozen copy is the reference."
         ),

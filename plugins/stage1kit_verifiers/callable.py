@@ -14,23 +14,19 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from stage1kit import Stage1kitError, Verification
+from stage1kit import Stage1kitError, Verification, help_metadata
 
 
 class CallableVerifierError(Stage1kitError):
     """The ``callable`` verifier's function cannot be found or returned something unusable."""
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
 @dataclass
 class CallableVerifier:
     """Settings of the ``callable`` verifier (``[evaluate] verifier_settings``)."""
 
-    function: str = field(default="", metadata=_help('"module:function" called as function(instruction, answer)'))
-    threshold: float = field(default=0.5, metadata=_help("a numeric result at least this counts as correct"))
+    function: str = field(default="", metadata=help_metadata('"module:function" called as function(instruction, answer)'))
+    threshold: float = field(default=0.5, metadata=help_metadata("a numeric result at least this counts as correct"))
 
     def __post_init__(self) -> None:
         self._function = self._import(self.function)

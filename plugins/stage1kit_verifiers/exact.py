@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stage1kit import Stage1kitError, Verification
+from stage1kit import Stage1kitError, Verification, help_metadata
 
 from stage1kit_verifiers.normalise import instruction_key, normalise
 
@@ -25,20 +25,16 @@ class ReferenceFileError(Stage1kitError):
     """The exact-match reference file is missing or malformed."""
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
 @dataclass
 class ExactMatchVerifier:
     """Settings of the ``exact-match`` verifier (``[evaluate] verifier_settings``)."""
 
-    reference: str = field(default="", metadata=_help("JSONL file of {instruction, answer} rows; relative to the config file's folder"))
-    instruction_field: str = field(default="instruction", metadata=_help("the reference rows' instruction key"))
-    answer_field: str = field(default="answer", metadata=_help("the reference rows' answer key (a string or a list of accepted answers)"))
-    case_sensitive: bool = field(default=False, metadata=_help("compare answers without case-folding"))
-    first_line: bool = field(default=True, metadata=_help("judge only the answer's first line"))
-    config_dir: str = field(default="", metadata=_help("set by the engine: the config file's folder, which a relative reference is read from"))
+    reference: str = field(default="", metadata=help_metadata("JSONL file of {instruction, answer} rows; relative to the config file's folder"))
+    instruction_field: str = field(default="instruction", metadata=help_metadata("the reference rows' instruction key"))
+    answer_field: str = field(default="answer", metadata=help_metadata("the reference rows' answer key (a string or a list of accepted answers)"))
+    case_sensitive: bool = field(default=False, metadata=help_metadata("compare answers without case-folding"))
+    first_line: bool = field(default=True, metadata=help_metadata("judge only the answer's first line"))
+    config_dir: str = field(default="", metadata=help_metadata("set by the engine: the config file's folder, which a relative reference is read from"))
 
     def __post_init__(self) -> None:
         if not self.reference:

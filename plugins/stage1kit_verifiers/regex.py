@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from stage1kit import Stage1kitError, Verification
+from stage1kit import Stage1kitError, Verification, help_metadata
 
 from stage1kit_verifiers.normalise import normalise
 
@@ -22,18 +22,14 @@ class RegexVerifierError(Stage1kitError):
     """The ``regex`` verifier's settings do not make a usable pattern."""
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
 @dataclass
 class RegexVerifier:
     """Settings of the ``regex`` verifier (``[evaluate] verifier_settings``)."""
 
-    pattern: str = field(default="", metadata=_help("Python regular expression; {instruction} is replaced by the escaped instruction"))
-    match: str = field(default="fullmatch", metadata=_help("fullmatch (the whole answer) or search (anywhere in it)"))
-    ignore_case: bool = field(default=True, metadata=_help("case-insensitive matching"))
-    first_line: bool = field(default=True, metadata=_help("match only the answer's first line"))
+    pattern: str = field(default="", metadata=help_metadata("Python regular expression; {instruction} is replaced by the escaped instruction"))
+    match: str = field(default="fullmatch", metadata=help_metadata("fullmatch (the whole answer) or search (anywhere in it)"))
+    ignore_case: bool = field(default=True, metadata=help_metadata("case-insensitive matching"))
+    first_line: bool = field(default=True, metadata=help_metadata("match only the answer's first line"))
 
     def __post_init__(self) -> None:
         if not self.pattern:

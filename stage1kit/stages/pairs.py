@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from stage1kit import selection
 from stage1kit.prompting import PromptFormat
-from stage1kit.settings import require_range
+from stage1kit.settings import help_metadata, require_range
 from stage1kit.protocols import MiningTask, Negative, PairQuery, PairVerdict
 from stage1kit.manifest import verdict_of, verdict_reasons
 from stage1kit.records import write_records_atomic
@@ -52,40 +52,36 @@ class PairsStageError(Stage1kitError):
     """A plugin the pairs stage uses misbehaved (e.g. the critic returned the wrong number of verdicts)."""
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
 @dataclass
 class PairsSettings:
     """``[pairs]``: how SFT records and DPO pairs are chosen from judged candidates."""
 
-    strategy: str = field(default="all", metadata=_help("DPO rejected candidates: all, worst or mu-2sigma"))
-    miners: list[str] = field(default_factory=lambda: list(BUILTIN_MINERS), metadata=_help("negative miners to run (names from `stage1kit plugins`)"))
-    miner_settings: dict[str, Any] = field(default_factory=dict, metadata=_help("settings per miner, e.g. { truncated = { min_words = 10 } }"))
-    miner_weights: dict[str, float] = field(default_factory=dict, metadata=_help("sampling weight per negative type (default 1; 0 turns a type off)"))
-    max_negatives_per_instruction: int = field(default=3, metadata=_help("mined negatives kept per instruction, at most"))
-    max_negatives_per_type: int = field(default=1, metadata=_help("mined negatives of one type kept per instruction, at most"))
-    min_margin: float = field(default=0.0, metadata=_help("drop pairs whose chosen-over-rejected log-odds margin is below this"))
-    require_order_agreement: bool = field(default=True, metadata=_help("drop pairs whose verdict flips with presentation order"))
+    strategy: str = field(default="all", metadata=help_metadata("DPO rejected candidates: all, worst or mu-2sigma"))
+    miners: list[str] = field(default_factory=lambda: list(BUILTIN_MINERS), metadata=help_metadata("negative miners to run (names from `stage1kit plugins`)"))
+    miner_settings: dict[str, Any] = field(default_factory=dict, metadata=help_metadata("settings per miner, e.g. { truncated = { min_words = 10 } }"))
+    miner_weights: dict[str, float] = field(default_factory=dict, metadata=help_metadata("sampling weight per negative type (default 1; 0 turns a type off)"))
+    max_negatives_per_instruction: int = field(default=3, metadata=help_metadata("mined negatives kept per instruction, at most"))
+    max_negatives_per_type: int = field(default=1, metadata=help_metadata("mined negatives of one type kept per instruction, at most"))
+    min_margin: float = field(default=0.0, metadata=help_metadata("drop pairs whose chosen-over-rejected log-odds margin is below this"))
+    require_order_agreement: bool = field(default=True, metadata=help_metadata("drop pairs whose verdict flips with presentation order"))
     min_sft_score: float = field(
         default=0.5,
-        metadata=_help("quality bar: the critic's probability (both orders) that the best answer beats sft_reference_answer"),
+        metadata=help_metadata("quality bar: the critic's probability (both orders) that the best answer beats sft_reference_answer"),
     )
     sft_reference_answer: str = field(
-        default="I don't know.", metadata=_help("content-free answer every SFT answer must beat (an absolute bar: ranking scores are relative)")
+        default="I don't know.", metadata=help_metadata("content-free answer every SFT answer must beat (an absolute bar: ranking scores are relative)")
     )
     sft_min_confidence: float = field(
         default=0.05,
-        metadata=_help("the quality bar decides only when the critic's confidence |2p-1| is at least this and both orders agree"),
+        metadata=help_metadata("the quality bar decides only when the critic's confidence |2p-1| is at least this and both orders agree"),
     )
     sft_undecided: str = field(
-        default="keep", metadata=_help("SFT answers the quality bar cannot decide: keep or drop (counted apart either way)")
+        default="keep", metadata=help_metadata("SFT answers the quality bar cannot decide: keep or drop (counted apart either way)")
     )
-    pool_size: int = field(default=16, metadata=_help("other instructions' best answers offered to each miner"))
-    seed: int = field(default=0, metadata=_help("seed of the miners and of the mix cap"))
-    sft_thresholds: dict[str, float] = field(default_factory=lambda: {"min_records": 1}, metadata=_help("QC thresholds of the SFT manifest verdict"))
-    dpo_thresholds: dict[str, float] = field(default_factory=lambda: {"min_records": 1}, metadata=_help("QC thresholds of the DPO manifest verdict"))
+    pool_size: int = field(default=16, metadata=help_metadata("other instructions' best answers offered to each miner"))
+    seed: int = field(default=0, metadata=help_metadata("seed of the miners and of the mix cap"))
+    sft_thresholds: dict[str, float] = field(default_factory=lambda: {"min_records": 1}, metadata=help_metadata("QC thresholds of the SFT manifest verdict"))
+    dpo_thresholds: dict[str, float] = field(default_factory=lambda: {"min_records": 1}, metadata=help_metadata("QC thresholds of the DPO manifest verdict"))
 
     def __post_init__(self) -> None:
         if self.sft_undecided not in ("keep", "drop"):

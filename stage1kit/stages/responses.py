@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stage1kit.settings import require_range
+from stage1kit.selection import text_key
 from stage1kit.stages.base import JsonlStage, PluginUse, Produced, StageConfigError, StageContext, read_input
 
 
@@ -75,7 +76,7 @@ def candidate_counts(candidates: list[str]) -> tuple[int, int]:
     seen: set[str] = set()
     empty = duplicates = 0
     for text in candidates:
-        key = " ".join(text.split())
+        key = text_key(text)
         if not key:
             empty += 1
         elif key in seen:

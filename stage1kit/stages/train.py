@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from stage1kit.rundir import RunDir, manifest_path_for
 from stage1kit.stages.base import PluginUse, Stage, StageContext, StageOutcome
+from stage1kit.settings import help_metadata
 
 if TYPE_CHECKING:
     from stage1kit.plugins import Registry
@@ -31,10 +32,6 @@ class TrainStageError(Stage1kitError):
     """The train stage cannot start; the message says what to run or change first."""
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
 @dataclass
 class TrainSettings:
     """``[train.sft]`` / ``[train.dpo]``: the trainer plugin, and the table of its own settings.
@@ -44,11 +41,11 @@ class TrainSettings:
     ``stage1kit plugins --settings``), so stage1kit keeps no copy of any trainer's knobs.
     """
 
-    trainer: str | None = field(default=None, metadata=_help("Trainer plugin; unset: trl-sft for [train.sft], trl-dpo for [train.dpo]."))
+    trainer: str | None = field(default=None, metadata=help_metadata("Trainer plugin; unset: trl-sft for [train.sft], trl-dpo for [train.dpo]."))
     allow_model_mismatch: bool = field(
-        default=False, metadata=_help("Train a model other than the one that generated the data (recorded in the training manifest).")
+        default=False, metadata=help_metadata("Train a model other than the one that generated the data (recorded in the training manifest).")
     )
-    trainer_settings: dict[str, Any] = field(default_factory=dict, metadata=_help("The trainer's own settings (the table's other keys)."))
+    trainer_settings: dict[str, Any] = field(default_factory=dict, metadata=help_metadata("The trainer's own settings (the table's other keys)."))
 
     def trainer_name(self, kind: str) -> str:
         return self.trainer or f"trl-{kind}"
