@@ -41,9 +41,13 @@ _PUBLIC: dict[str, str] = {
     "Verifier": "stage1kit.protocols",
     "ReferenceSet": "stage1kit.protocols",
     "Verification": "stage1kit.protocols",
+    "Engine": "stage1kit.protocols",
+    "EngineLoader": "stage1kit.protocols",
     # the clean model handle the engine hands plugins
     "LoadedModel": "stage1kit.loader",
     "special_ids": "stage1kit.loader",
+    "stop_tokens": "stage1kit.loader",
+    "model_provenance": "stage1kit.stages.base",
     # the one way to encode data text, sample and score
     "encode_data": "stage1kit.encoding",
     "encode_pairs": "stage1kit.encoding",
@@ -51,10 +55,12 @@ _PUBLIC: dict[str, str] = {
     "Completion": "stage1kit.sampling",
     "sample": "stage1kit.sampling",
     "cut_at_stops": "stage1kit.sampling",
+    "make_completion": "stage1kit.sampling",
     "ScoringConfig": "stage1kit.logprobs",
     "continuation_logprobs": "stage1kit.logprobs",
     "option_logprobs": "stage1kit.logprobs",
     "option_tokens": "stage1kit.logprobs",
+    "OptionTokens": "stage1kit.logprobs",
     "encode_prompts": "stage1kit.logprobs",
     "context_length": "stage1kit.logprobs",
     # the one prompt format ([prompt]): generators sample under it, trainers and evaluators use it
@@ -75,6 +81,7 @@ _PUBLIC: dict[str, str] = {
     "click_thresholds": "stage1kit.thresholds",
     # settings dataclasses: help text for their fields, checked building from a table
     "help_metadata": "stage1kit.settings",
+    "require_range": "stage1kit.settings",
     # errors a plugin raises for the user to read
     "Stage1kitError": "stage1kit.errors",
     "TrainingDataError": "stage1kit.gate",

@@ -18,7 +18,7 @@ from typing import Any
 
 from stage1kit.errors import Stage1kitError
 from stage1kit.models import resolve_model_id
-from stage1kit.settings import CriticSettings, ModelSettings, PromptSettings, RunSettings, SettingsError, build_settings
+from stage1kit.settings import CriticSettings, EngineSettings, ModelSettings, PromptSettings, RunSettings, SettingsError, build_settings
 from stage1kit.stages.base import Stage
 from stage1kit.stages.catalogue import CATALOGUE
 
@@ -33,6 +33,7 @@ RUN_TABLES: dict[str, type] = {
     "model": ModelSettings,
     "critic": CriticSettings,
     "prompt": PromptSettings,
+    "engine": EngineSettings,
 }
 
 
@@ -50,6 +51,7 @@ class PipelineConfig:
     critic: CriticSettings
     stages: dict[str, Any]
     prompt: PromptSettings = field(default_factory=PromptSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
     #: set on the configs of ``stage1kit run --iterations N``: ``{"iteration", "previous",
     #: "previous_sha256"}`` (see :mod:`stage1kit.iterations`); every stage's cache key carries it
     iteration: dict[str, Any] | None = None
@@ -124,11 +126,11 @@ def load_config(path: str | Path, catalogue: Sequence[Stage] = CATALOGUE) -> Pip
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     _check_sections(raw, path, catalogue)
-    run, model, critic, prompt = (_settings(cls, raw, table, path) for table, cls in RUN_TABLES.items())
-    if not model.id:
+    tables = {table: _settings(cls, raw, table, path) for table, cls in RUN_TABLES.items()}
+    if not tables["model"].id:
         raise ConfigError(f"{path}: [model] id is required (a local checkpoint path or a hub id)")
     stages = {stage.name: _settings(stage.settings_type, raw, stage.table, path, stage.settings_from_table) for stage in catalogue}
-    return PipelineConfig(path=path, run=run, model=model, critic=critic, stages=stages, prompt=prompt)
+    return PipelineConfig(path=path, stages=stages, **tables)
 
 
 def config_problems(config: PipelineConfig, registry: Any, catalogue: Sequence[Stage] = CATALOGUE) -> list[str]:
@@ -163,11 +165,5 @@ def default_config(path: Path, catalogue: Sequence[Stage] = CATALOGUE, **tables:
     """A config made in code (the stand-alone commands build theirs from their options): defaults
     for every table not given."""
     stages = {stage.name: tables.pop(stage.name, None) or stage.settings_type() for stage in catalogue}
-    return PipelineConfig(
-        path=path,
-        run=tables.pop("run", None) or RunSettings(),
-        model=tables.pop("model", None) or ModelSettings(),
-        critic=tables.pop("critic", None) or CriticSettings(),
-        stages=stages,
-        prompt=tables.pop("prompt", None) or PromptSettings(),
-    )
+    run_tables = {table: tables.pop(table, None) or cls() for table, cls in RUN_TABLES.items()}
+    return PipelineConfig(path=path, stages=stages, **run_tables)

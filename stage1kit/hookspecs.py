@@ -52,6 +52,17 @@ def register_critics(register: Register) -> None:
 
 
 @hookspec
+def register_engines(register: Register) -> None:
+    """Register inference engines: factories of :class:`~stage1kit.protocols.EngineLoader`.
+
+    ``[engine] name`` picks one for the data stages (instructions, responses, judge); the default,
+    ``"transformers"``, needs no plugin. The factory takes ``[engine] settings`` as keywords. An
+    engine serves the same generators and critic through :func:`stage1kit.sample` and
+    :func:`stage1kit.option_logprobs`, so records do not depend on it beyond its sampling RNG.
+    """
+
+
+@hookspec
 def register_negative_miners(register: Register) -> None:
     """Register hard-negative miners: factories of :class:`~stage1kit.protocols.NegativeMiner`.
 

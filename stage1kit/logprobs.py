@@ -55,7 +55,10 @@ class ContextLengthError(Stage1kitError, ValueError):
 
 
 def context_length(loaded: "LoadedModel") -> int | None:
-    """Positions the model was built for (its config's ``max_position_embeddings``); None if unsaid."""
+    """Positions the model was built for (its config's ``max_position_embeddings``, or the
+    engine's context length); None if unsaid."""
+    if loaded.engine is not None:
+        return loaded.engine.context_length
     config = getattr(loaded.model, "config", None)
     for name in ("max_position_embeddings", "n_positions", "max_sequence_length"):
         value = getattr(config, name, None)
@@ -236,6 +239,8 @@ def option_logprobs(
     else:
         opts = option_tokens(loaded.tokenizer, options, context=prompts[0].rsplit("\n", 1)[-1])
     prompt_ids = _given_or_encoded(loaded.tokenizer, prompts, prompt_ids)
+    if loaded.engine is not None:
+        return loaded.engine.option_logprobs(prompt_ids, opts)
     shared = list(opts.shared)
     if opts.single_row:
         rows = [p + shared for p in prompt_ids]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stage1kit.settings import ModelSettings
+from stage1kit.settings import EngineSettings, ModelSettings
 
 
 def default_device() -> str:
@@ -35,6 +35,7 @@ class ModelAccess:
     model_id: str
     _base: Any = field(default=None, repr=False)
     _trained: Any = field(default=None, repr=False)
+    _served: Any = field(default=None, repr=False)
 
     @classmethod
     def preloaded(cls, loaded: Any, settings: ModelSettings | None = None, trained: Any = None) -> "ModelAccess":
@@ -74,9 +75,22 @@ class ModelAccess:
             self._base = self.loader().load()
         return self._base
 
+    def served(self, engine: EngineSettings, registry: Any) -> Any:
+        """The base model for the data stages, served by ``[engine]``: the transformers engine is
+        :meth:`base`; another is built once by its plugin (through the clean loader) and kept."""
+        if engine.is_default or getattr(self._base, "engine", None) is not None:
+            return self.base()
+        if self._served is None:
+            plugin = registry.create("engines", engine.name, **engine.settings)
+            self._served = plugin.load(self.loader(device=None))
+        return self._served
+
     def release(self) -> None:
-        """Drop the base model (before training loads its own copy)."""
+        """Drop the base model and close any engine serving it (before training loads its own copy)."""
         self._base = None
+        served, self._served = self._served, None
+        if served is not None and served.engine is not None:
+            served.engine.close()
 
     def trained(self, folder: Path) -> Any:
         """A trained output: an adapter on the base model, or a whole (merged) checkpoint."""

@@ -30,6 +30,7 @@ KIND_HOOKS: dict[str, str] = {
     "instruction_generators": "register_instruction_generators",
     "response_generators": "register_response_generators",
     "critics": "register_critics",
+    "engines": "register_engines",
     "negative_miners": "register_negative_miners",
     "trainers": "register_trainers",
     "evaluators": "register_evaluators",

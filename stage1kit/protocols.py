@@ -17,6 +17,8 @@ from stage1kit.prompting import DEFAULT_FORMAT, PromptFormat
 
 if TYPE_CHECKING:
     from stage1kit.loader import LoadedModel
+    from stage1kit.logprobs import OptionTokens
+    from stage1kit.sampling import Completion, SamplingSettings
 
 # --------------------------------------------------------------------------- critic
 
@@ -296,4 +298,55 @@ class Evaluator(Protocol):
     """Measures the trained model; returns a JSON-serialisable section of the report."""
 
     def evaluate(self, ctx: EvalContext) -> dict[str, Any]: ...
+
+
+# --------------------------------------------------------------------------- engines
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """An inference engine serving a loaded model (``LoadedModel.engine``): the generators, the
+    critic and the evaluators keep their own logic and reach it through :func:`stage1kit.sample`
+    and :func:`stage1kit.option_logprobs`, so every engine writes the same records.
+
+    Prompts arrive as token ids from the clean tokenizer (:mod:`stage1kit.encoding`); an engine never
+    tokenises text and never applies a template.
+    """
+
+    name: str
+    #: positions the served model takes (prompt and output together); None if unsaid
+    context_length: int | None
+
+    def sample(
+        self, prompt_ids: Sequence[Sequence[int]], settings: "SamplingSettings", *, num_return_sequences: int, seed: int
+    ) -> list[list["Completion"]]:
+        """``result[i]``: ``num_return_sequences`` completions of prompt i, deterministic for ``seed``
+        and the prompt's position (so a resumed or sharded run samples the same answers)."""
+        ...
+
+    def option_logprobs(self, prompt_ids: Sequence[Sequence[int]], options: "OptionTokens") -> list[list[float]]:
+        """``result[i][j]`` = log P(option j | prompt i), summed over the option's tokens."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Name, version and the settings that shape its output, recorded as provenance."""
+        ...
+
+    def close(self) -> None:
+        """Free the engine's memory and processes."""
+        ...
+
+
+@runtime_checkable
+class EngineLoader(Protocol):
+    """What an ``engines`` plugin's factory returns: it serves the data stages' model.
+
+    ``load`` gets the run's :class:`~stage1kit.loader.CleanModelLoader` (the ``[model]`` settings) and
+    returns a :class:`~stage1kit.loader.LoadedModel` whose ``engine`` is set; the engine itself is
+    built inside the loader module, like every model.
+    """
+
+    def load(self, loader: Any) -> "LoadedModel": ...
+
+    def describe(self) -> dict[str, Any]: ...
 

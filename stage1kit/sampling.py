@@ -16,7 +16,7 @@ of these is flagged ``hit_limit``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -75,10 +75,15 @@ def sample(
     num_return_sequences: int = 1,
     seed: int = 0,
 ) -> list[list[Completion]]:
-    """``result[i]`` holds ``num_return_sequences`` completions of ``prompts[i]``."""
+    """``result[i]`` holds ``num_return_sequences`` completions of ``prompts[i]``.
+
+    A model served by an engine (``loaded.engine``, e.g. vLLM) samples there, from the same token ids.
+    """
     import torch
 
     encoded = encode_data(loaded.tokenizer, prompts, bos=True)
+    if loaded.engine is not None:
+        return loaded.engine.sample(encoded, settings, num_return_sequences=num_return_sequences, seed=seed)
     order = sorted(range(len(prompts)), key=lambda i: (-len(encoded[i]), i))
     results: list[list[Completion]] = [[] for _ in prompts]
     devices = [loaded.device] if loaded.device.type == "cuda" else []
@@ -136,22 +141,29 @@ def generate_batch(
         input_ids=ids, attention_mask=mask, **generation_kwargs(loaded, settings, num_return_sequences)
     )
     new = output[:, ids.shape[1] :].cpu()
-    stops = stop_tokens(tokenizer)
-    ends = first_end(new, set(stops), special_ids(tokenizer))
+    stops = set(stop_tokens(tokenizer))
+    ends = first_end(new, stops, special_ids(tokenizer))
     kept = [row[:end].tolist() if end is not None else row.tolist() for row, end in zip(new, ends)]
     # Nothing special is left in ``kept`` (each row ends before its first special token), so nothing
     # is skipped: what is decoded is exactly what the model wrote.
     texts = tokenizer.batch_decode(kept, skip_special_tokens=False)
-    completions = []
-    for text, row, end in zip(texts, new.tolist(), ends):
-        clean, by_string = cut_at_stops(text, settings.stop)
-        length = end + 1 if end is not None else len(row)
-        token = tokenizer.convert_ids_to_tokens(row[end]) if end is not None else None
-        cut = token if end is not None and row[end] not in stops else None
-        stopped_by = STOP_STRING if by_string else (token or LENGTH)
-        hit_limit = end is None and not by_string and length >= settings.max_new_tokens
-        completions.append(Completion(clean, hit_limit, length, stopped_by, cut))
-    return completions
+    return [make_completion(tokenizer, text, row, end, settings, stops) for text, row, end in zip(texts, new.tolist(), ends)]
+
+
+def make_completion(
+    tokenizer: Any, text: str, row: Sequence[int], end: int | None, settings: SamplingSettings, stops: Collection[int]
+) -> Completion:
+    """The :class:`Completion` of one generated row: ``text`` is the row decoded up to ``end`` (the
+    index of its first stop or special token, None if it has none; ``stops`` are the tokenizer's
+    :func:`~stage1kit.loader.stop_tokens`). Every engine builds its
+    completions here, so what ends a sample and how it is recorded is one rule."""
+    clean, by_string = cut_at_stops(text, settings.stop)
+    length = end + 1 if end is not None else len(row)
+    token = tokenizer.convert_ids_to_tokens(row[end]) if end is not None else None
+    cut = token if end is not None and row[end] not in stops else None
+    stopped_by = STOP_STRING if by_string else (token or LENGTH)
+    hit_limit = end is None and not by_string and length >= settings.max_new_tokens
+    return Completion(clean, hit_limit, length, stopped_by, cut)
 
 
 def first_end(new: "torch.Tensor", stops: set[int], special: set[int]) -> list[int | None]:

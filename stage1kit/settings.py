@@ -62,6 +62,31 @@ class CriticSettings:
 
 
 @dataclass
+class EngineSettings:
+    """``[engine]``: what generates and scores for the data stages (instructions, responses, judge).
+
+    ``"transformers"`` (the default) runs ``generate`` and forward passes in this process; ``"vllm"``
+    serves the same model through vLLM (``pip install vllm``). Training and evaluation always use
+    transformers. See docs/scale.md.
+    """
+
+    name: str = field(default="transformers", metadata={"help": "engine plugin name: transformers, or vllm (see `stage1kit plugins`)", "flag": "engine"})
+    settings: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={"help": "engine settings, e.g. { tensor_parallel_size = 2, gpu_memory_utilization = 0.85 }", "flag": "engine_set"},
+    )
+
+    @property
+    def is_default(self) -> bool:
+        """True for the in-process transformers engine, which needs no plugin."""
+        return self.name == TRANSFORMERS_ENGINE
+
+
+#: the built-in engine's name: ``model.generate`` and forward passes in this process
+TRANSFORMERS_ENGINE = "transformers"
+
+
+@dataclass
 class PromptSettings:
     """``[prompt]``: the one prompt format, from sampling through judging and training to evaluation.
 

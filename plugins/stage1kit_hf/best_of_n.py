@@ -30,6 +30,7 @@ from stage1kit import (
     RecordSink,
     SamplingSettings,
     candidate_counts,
+    model_provenance,
     resume_batches,
     sample,
 )
@@ -150,8 +151,7 @@ class BestOfNGenerator:
                             "prompt_template_sha256": template_sha,
                             "seed": chunk_seed,
                             "round": record.get("round"),
-                            "model_id": model.model_id,
-                            "model_revision": model.provenance.get("resolved_revision") or model.provenance.get("revision"),
+                            **model_provenance(model),
                             "k": k,
                         },
                     }

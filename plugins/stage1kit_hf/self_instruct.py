@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from stage1kit import Critic, GenerationStats, LoadedModel, Progress, RecordSink, SamplingSettings, sample
+from stage1kit import Critic, GenerationStats, LoadedModel, Progress, RecordSink, SamplingSettings, model_provenance, sample
 from stage1kit_hf import filters, prompts
 from stage1kit_hf.meta import PLUGIN, plugin_version
 from stage1kit_hf.similarity import NearDuplicateIndex
@@ -241,8 +241,7 @@ class SelfInstructGenerator:
                 "prompt_template_sha256": prompts.template_sha256(self.settings.prompt_template),
                 "seed": seed,
                 "round": round_number,
-                "model_id": model.model_id,
-                "model_revision": model.provenance.get("resolved_revision") or model.provenance.get("revision"),
+                **model_provenance(model),
                 "critic": critic_info.get("name"),
                 "critic_version": critic_info.get("version"),
             },

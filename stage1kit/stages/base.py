@@ -87,7 +87,8 @@ class StageContext:
         return RunDir.at(self.config.run_dir)
 
     def base_model(self) -> Any:
-        return self.models.base()
+        """The base model as the data stages use it: served by the ``[engine]`` (transformers by default)."""
+        return self.models.served(self.config.engine, self.registry)
 
     def prompt_format(self) -> "PromptFormat":
         """The run's one prompt format (``[prompt]``): sampling, judging, training and evaluation use it."""
@@ -129,6 +130,9 @@ class Stage:
     uses_critic: ClassVar[bool] = False
     #: whether its output depends on the ``[prompt]`` format (its cache key then covers it)
     uses_prompt: ClassVar[bool] = False
+    #: whether it samples or scores through the ``[engine]`` (its plugin is then checked up front, and
+    #: a non-default engine is in the cache key: it samples with its own random numbers)
+    uses_engine: ClassVar[bool] = False
     #: QC keys the stand-alone command's summary shows
     summary_keys: ClassVar[tuple[str, ...]] = ()
 
@@ -148,6 +152,8 @@ class Stage:
         uses = self.plugin_uses(config.stages[self.name])
         if self.uses_critic:
             uses = [PluginUse("[critic] name", "[critic] settings", "critics", config.critic.name, dict(config.critic.settings))] + uses
+        if self.uses_engine and not config.engine.is_default:
+            uses = [PluginUse("[engine] name", "[engine] settings", "engines", config.engine.name, dict(config.engine.settings))] + uses
         return uses
 
     def check_plugin(self, registry: "Registry", use: PluginUse, settings: Any) -> Any:
@@ -165,6 +171,8 @@ class Stage:
             key["critic"] = dataclasses.asdict(config.critic)
         if self.uses_prompt:
             key["prompt"] = dataclasses.asdict(config.prompt)
+        if self.uses_engine and not config.engine.is_default:  # the default stays out: older runs stay up to date
+            key["engine"] = dataclasses.asdict(config.engine)
         if getattr(config, "iteration", None) is not None:  # links an iteration's manifests to the previous one's
             key["iteration"] = dict(config.iteration)
         return key
@@ -295,6 +303,11 @@ def read_input(path: Path, fields: tuple[str, ...], producer: str) -> list[dict[
 
 
 def model_provenance(loaded: Any) -> dict[str, Any]:
-    """What records say about the model: id and revision."""
+    """What records say about the model: id and revision, and the engine with its version when one
+    other than transformers served it (the manifest's ``model.engine`` holds its settings)."""
     provenance = getattr(loaded, "provenance", {}) or {}
-    return {"model_id": provenance.get("model_id"), "model_revision": provenance.get("resolved_revision") or provenance.get("revision")}
+    said = {"model_id": provenance.get("model_id"), "model_revision": provenance.get("resolved_revision") or provenance.get("revision")}
+    engine = provenance.get("engine")
+    if engine:
+        said["engine"] = {"name": engine.get("name"), "version": engine.get("version")}
+    return said

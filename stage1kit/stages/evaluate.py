@@ -326,7 +326,7 @@ class EvaluateStage(Stage):
             )
             if settings.verifier else None
         )
-        base, trained = ctx.base_model(), ctx.models.trained(run.train_dir("dpo"))
+        base, trained = ctx.models.base(), ctx.models.trained(run.train_dir("dpo"))
         fmt = ctx.prompt_format()
         heldout = select_heldout(run, settings.heldout, fmt)
         eval_ctx = EvalContext(

@@ -40,6 +40,7 @@ class InstructionsStage(JsonlStage):
     settings_type = InstructionsSettings
     outputs = ("instructions",)
     uses_critic = True
+    uses_engine = True
     text_fields = ("instruction",)
     summary_keys = ("accepted", "target", "target_reached", "generated", "acceptance_rate", "rejected", "rounds", "mean_quality")
 

@@ -43,6 +43,7 @@ class JudgeStage(JsonlStage):
     inputs = ("responses",)
     outputs = ("judgements",)
     uses_critic = True
+    uses_engine = True
     uses_prompt = True
     text_fields = ("instruction", "prompt", "candidates")
     summary_keys = ("judgements", "comparisons", "order_agreement_rate", "duplicate_candidates", "mean_abs_margin", "mean_confidence")

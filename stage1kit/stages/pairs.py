@@ -435,6 +435,7 @@ class PairsStage(Stage):
     inputs = ("judgements",)
     outputs = ("sft", "dpo")
     uses_critic = True
+    uses_engine = True
     uses_prompt = True
 
     def plugin_uses(self, settings: PairsSettings) -> list[PluginUse]:

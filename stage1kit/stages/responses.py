@@ -43,6 +43,7 @@ class ResponsesStage(JsonlStage):
     inputs = ("instructions",)
     outputs = ("responses",)
     uses_prompt = True
+    uses_engine = True
     text_fields = ("instruction", "candidates")
     summary_keys = ("instructions", "candidates", "empty", "duplicates", "truncated")
 
