@@ -63,7 +63,7 @@ class CriticSettings:
 
 @dataclass
 class EngineSettings:
-    """``[engine]``: what generates and scores for the data stages (instructions, responses, judge).
+    """``[engine]``: what generates and scores for the data stages (instructions, responses, judge, pairs).
 
     ``"transformers"`` (the default) runs ``generate`` and forward passes in this process; ``"vllm"``
     serves the same model through vLLM (``pip install vllm``). Training and evaluation always use

