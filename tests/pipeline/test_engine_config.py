@@ -24,6 +24,7 @@ def test_an_unknown_engine_is_refused_before_anything_runs(config_path, edit):
     assert not (config_path.parent / "run").exists()
 
 
+@pytest.mark.vllm
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="checks vLLM's settings, which need vLLM installed")
 def test_bad_vllm_settings_name_the_key(config_path, edit):
     edit(config_path, ENGINE, 'name = "vllm"\nsettings = { tensor_parallel_size = 0 }')

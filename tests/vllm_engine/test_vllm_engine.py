@@ -14,7 +14,7 @@ from stage1kit.sampling import SamplingSettings, sample
 
 from stage1kit_hf.logprob_critic import CriticSettings, LogprobCritic
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
 FACTS = [world.Fact(a, b) for a, b in [(3, 4), (2, 7), (5, 5), (8, 6), (9, 1), (4, 8), (6, 3), (7, 9)]]
 GREEDY = SamplingSettings(max_new_tokens=8, temperature=0.0, batch_size=4, stop=("\n",))

@@ -19,7 +19,7 @@ from stage1kit.pipeline import Pipeline, select_stages
 from stage1kit.plugins import get_registry
 from stage1kit.stages.catalogue import find_stage
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
 
 def _engine_table(settings: dict) -> str:
