@@ -17,6 +17,7 @@ from stage1kit.manifest import verify_manifest
 from stage1kit.models import ModelAccess
 from stage1kit.pipeline import Pipeline, select_stages
 from stage1kit.plugins import get_registry
+from stage1kit.records import RecordWriter
 from stage1kit.stages.catalogue import find_stage
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
@@ -31,15 +32,24 @@ def _records(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def vllm_config(served, folder):
+    """The demo's config on the served model, with its [engine] table."""
+    config_path = write_demo(folder)
+    text = config_path.read_text().replace('id = "sums-model"', f"id = {json.dumps(served.model_id)}")
+    config_path.write_text(text + _engine_table(asdict(served.engine.settings)))
+    return load_config(config_path)
+
+
+def run(served, config, until=None, start=None):
+    """The pipeline with the session's engine serving the data stages (training and evaluation load
+    transformers models of their own)."""
+    models = ModelAccess(config.model, config.model_id, _base=served)
+    return Pipeline(config, get_registry(), show_progress=False, echo=lambda line: None, models=models).run(select_stages(start, until))
+
+
 def test_a_whole_run_on_vllm_passes_and_judges_like_transformers(served_demo, tmp_path):
-    config_path = write_demo(tmp_path / "vllm")
-    text = config_path.read_text().replace('id = "sums-model"', f"id = {json.dumps(served_demo.model_id)}")  # the served model
-    config_path.write_text(text + _engine_table(asdict(served_demo.engine.settings)))
-    config = load_config(config_path)
-    # the session's engine serves the data stages; training and evaluation load transformers models
-    models = ModelAccess(config.model, config.model_id, _base=served_demo)
-    pipeline = Pipeline(config, get_registry(), show_progress=False, echo=lambda line: None, models=models)
-    outcomes = pipeline.run(select_stages(None, None))
+    config = vllm_config(served_demo, tmp_path / "vllm")
+    outcomes = run(served_demo, config)
     assert [o.verdict for o in outcomes] == ["pass"] * len(outcomes)
     run_dir = config.run_dir
     for manifest in sorted(run_dir.rglob("*manifest.json")):
@@ -61,3 +71,27 @@ def test_a_whole_run_on_vllm_passes_and_judges_like_transformers(served_demo, tm
     assert [r["id"] for r in ours] == [r["id"] for r in theirs]
     assert [r["best_index"] for r in ours] == [r["best_index"] for r in theirs]
     assert [s for r in ours for s in r["scores"]] == pytest.approx([s for r in theirs for s in r["scores"]], abs=2e-3)
+
+
+def test_a_crashed_responses_stage_on_vllm_resumes_to_the_same_records(served_demo, tmp_path, monkeypatch):
+    config = vllm_config(served_demo, tmp_path / "resume")
+    run(served_demo, config, until="responses")
+    data = config.run_dir / "responses.jsonl"
+    reference = data.read_text()
+    data.unlink()
+    (config.run_dir / "responses.manifest.json").unlink()
+    original, written = RecordWriter.write, []
+
+    def crash_after_five(self, record):
+        if len(written) >= 5:
+            raise RuntimeError("simulated crash")
+        written.append(record)
+        original(self, record)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RecordWriter, "write", crash_after_five)
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            run(served_demo, config, start="responses", until="responses")
+    assert not data.exists()
+    run(served_demo, config, start="responses", until="responses")
+    assert data.read_text() == reference  # the same samples, seeded by position, whatever was resumed
