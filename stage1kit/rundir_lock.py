@@ -11,6 +11,12 @@ removes the file (and the run directory, if taking the lock created it and nothi
 there) before it lets go; a process that meanwhile locked the removed file sees that it is no longer
 the file at that path and locks the current one instead. A process that already holds the lock may
 take it again (nested commands); it is released when the outermost holder leaves.
+
+Under ``accelerate launch`` (or any launcher that starts one copy of the command per device) only
+the main process (global rank 0) takes the lock, and holds it for the whole launch; the other copies
+work under it and take nothing, or the second copy would find the directory busy with the first.
+A launch refused by another run's lock stops as a whole: the launcher ends the other copies when the
+main one exits with the refusal.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from stage1kit.distributed import is_main_process
 from stage1kit.errors import Stage1kitError
 
 LOCK_NAME = ".stage1kit.lock"
@@ -53,6 +60,8 @@ class RunDirLock:
         self.path = self.root / LOCK_NAME
 
     def __enter__(self) -> "RunDirLock":
+        if not is_main_process():
+            return self  # a non-main copy of a launch works under the lock its main process holds
         key = self.path.resolve()
         with _HELD_GUARD:
             if key in _HELD:
@@ -85,6 +94,8 @@ class RunDirLock:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if not is_main_process():
+            return
         key = self.path.resolve()
         with _HELD_GUARD:
             if key not in _HELD:
