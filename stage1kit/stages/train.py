@@ -132,7 +132,7 @@ class TrainStage(Stage):
         result = trainer.train(loaded, dataset, staged)
         description = trainer.describe()
         state.wait_for_everyone()
-        warnings = likelihood_warnings(result.metrics.get("likelihood"))
+        warnings = likelihood_warnings(result.metrics.get("likelihood")) + list(getattr(result, "warnings", None) or [])
         if state.is_main_process:
             if output_dir.exists():
                 shutil.rmtree(output_dir)

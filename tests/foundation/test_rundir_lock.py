@@ -96,3 +96,20 @@ def test_a_file_removed_by_its_holder_is_not_mistaken_for_the_lock(tmp_path, mon
     with RunDirLock(tmp_path):
         assert len(attempts) == 2  # the first lock was on the removed file: retried
         assert json.loads(lock.read_text())["pid"] == os.getpid()
+
+
+def test_a_non_main_process_of_a_launch_works_under_the_lock_its_main_process_holds(tmp_path, other_process_holding, monkeypatch):
+    """Under `accelerate launch` every process runs the command; rank 1 must not find the directory busy."""
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with RunDirLock(tmp_path):
+        pass
+    assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == other_process_holding.pid  # untouched
+
+
+def test_the_main_process_of_a_launch_is_refused_like_any_other_run(tmp_path, other_process_holding, monkeypatch):
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RunDirBusy):
+        with RunDirLock(tmp_path):
+            pass
