@@ -124,7 +124,9 @@ class TrainStage(Stage):
         ctx.models.release()  # free the data stages' model before training loads its own copy
         loaded = self._load(ctx)
         # Under `accelerate launch` every process runs this stage; only the main one touches folders.
+        # Described now, as the folder decisions below see it (the Trainer re-creates the shared state).
         state = training_state()
+        distributed = describe_state(state)
         staged = output_dir.with_name(output_dir.name + ".partial")
         if state.is_main_process and staged.exists():
             shutil.rmtree(staged)
@@ -145,7 +147,7 @@ class TrainStage(Stage):
                 model=loaded.provenance,
                 plugins={registration.name: description | _plugin_origin(registration)},
                 qc=dict(result.metrics)
-                | {"records": gate.records, "adapter": result.adapter, "gate": gate.to_dict(), "distributed": describe_state(state)},
+                | {"records": gate.records, "adapter": result.adapter, "gate": gate.to_dict(), "distributed": distributed},
                 audit=ctx.audit if ctx.audit is not None else gate.audit,
                 warnings=warnings,
             )

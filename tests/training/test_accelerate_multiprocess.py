@@ -80,8 +80,14 @@ def check_one_writer_and_full_coverage(done: subprocess.CompletedProcess, run_di
 
 
 def test_sft_then_dpo_train_once_across_two_processes(gated_run, base_model, tmp_path):
+    # A staging folder left by an interrupted run: the main process clears it before anyone trains into it.
+    stale = gated_run.train_dir("sft").with_name("train-sft.partial")
+    stale.mkdir(parents=True)
+    (stale / "left-over.txt").write_text("from an interrupted run\n")
+
     sft = launch("sft", gated_run, base_model, tmp_path)
     check_one_writer_and_full_coverage(sft, gated_run, "sft")
+    assert not (gated_run.train_dir("sft") / "left-over.txt").exists()
 
     dpo = launch("dpo", gated_run, base_model, tmp_path)
     qc = check_one_writer_and_full_coverage(dpo, gated_run, "dpo")
