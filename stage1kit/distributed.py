@@ -69,10 +69,16 @@ def training_state() -> Any:
 
 
 def describe_state(state: Any) -> dict[str, Any]:
-    """The training manifest's ``qc.distributed``: how many processes trained, and how they talked."""
-    distributed_type = getattr(state, "distributed_type", None)
+    """The training manifest's ``qc.distributed``: how many processes trained, and how they talked.
+
+    Read after training: ``distributed_type`` is then the Trainer's accelerator's (``FSDP``,
+    ``DEEPSPEED``), which ``PartialState`` alone reports as plain ``MULTI_GPU``.
+    """
+    from accelerate.state import AcceleratorState
+
+    kind = AcceleratorState._shared_state.get("distributed_type", state.distributed_type)
     return {
         "world_size": int(state.num_processes),
         "backend": state.backend,
-        "distributed_type": getattr(distributed_type, "value", str(distributed_type)),
+        "distributed_type": getattr(kind, "value", str(kind)),
     }

@@ -124,15 +124,14 @@ class TrainStage(Stage):
         ctx.models.release()  # free the data stages' model before training loads its own copy
         loaded = self._load(ctx)
         # Under `accelerate launch` every process runs this stage; only the main one touches folders.
-        # Described now, as the folder decisions below see it (the Trainer re-creates the shared state).
         state = training_state()
-        distributed = describe_state(state)
         staged = output_dir.with_name(output_dir.name + ".partial")
         if state.is_main_process and staged.exists():
             shutil.rmtree(staged)
         state.wait_for_everyone()
         result = trainer.train(loaded, dataset, staged)
         description = trainer.describe()
+        distributed = describe_state(state)
         state.wait_for_everyone()
         warnings = likelihood_warnings(result.metrics.get("likelihood")) + list(getattr(result, "warnings", None) or [])
         if state.is_main_process:

@@ -33,9 +33,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def launch(kind: str, run_dir: RunDir, model: Path, tmp_path: Path, batch_size: int = 1) -> subprocess.CompletedProcess:
-    """``stage1kit train KIND`` in ``PROCESSES`` CPU processes for one epoch (6 records, batch 1: 3 whole steps)."""
-    env = os.environ | {
+def launch_env(tmp_path: Path) -> dict[str, str]:
+    return os.environ | {
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         # No accelerate config of the machine's (it lives under HF_HOME) may change the launch.
@@ -45,15 +44,48 @@ def launch(kind: str, run_dir: RunDir, model: Path, tmp_path: Path, batch_size: 
         "CUDA_VISIBLE_DEVICES": "",  # gloo on CPU even where a GPU is present
         "OMP_NUM_THREADS": "1",
     }
-    command = [
+
+
+def launch_prefix() -> list[str]:
+    """``accelerate launch`` of ``PROCESSES`` CPU processes through torchrun (``--multi_gpu``, no GPU visible)."""
+    return [
         sys.executable, "-m", "accelerate.commands.launch",
         "--multi_gpu", "--num_processes", str(PROCESSES), "--num_machines", "1",
         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
-        "-m", "stage1kit.cli", "train", kind,
+    ]
+
+
+def launch(kind: str, run_dir: RunDir, model: Path, tmp_path: Path, batch_size: int = 1) -> subprocess.CompletedProcess:
+    """``stage1kit train KIND`` in ``PROCESSES`` CPU processes for one epoch (6 records, batch 1: 3 whole steps)."""
+    command = [
+        *launch_prefix(), "-m", "stage1kit.cli", "train", kind,
         "--run-dir", str(run_dir.root), "--model", str(model),
         "--epochs", "1", "--batch-size", str(batch_size), "--lora-r", "4", "--quiet",
     ]
-    return subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=240)
+    return subprocess.run(command, check=False, env=launch_env(tmp_path), capture_output=True, text=True, timeout=240)
+
+
+STATE_PROBE = """
+import sys
+from pathlib import Path
+from stage1kit.distributed import describe_state, training_state
+state = training_state()
+Path(sys.argv[1], f"rank-{state.process_index}").write_text(f"main {state.is_main_process} {describe_state(state)}")
+"""
+
+
+def test_the_stage_sees_the_launch_before_the_trainer_exists(tmp_path):
+    """A bare ``PartialState()`` on a CPU-only launch says ``NO``: both processes would think they are main
+    and clear the staging folder, with no barrier between them. ``training_state`` asks for the CPU backend."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(STATE_PROBE)
+    done = subprocess.run(
+        [*launch_prefix(), str(probe), str(tmp_path)], check=False, env=launch_env(tmp_path), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    described = "{'world_size': 2, 'backend': 'gloo', 'distributed_type': 'MULTI_CPU'}"
+    assert (tmp_path / "rank-0").read_text() == f"main True {described}"
+    assert (tmp_path / "rank-1").read_text() == f"main False {described}"  # with a bare PartialState() this file is missing
 
 
 def check_one_writer_and_full_coverage(done: subprocess.CompletedProcess, run_dir: RunDir, kind: str) -> dict[str, Any]:
