@@ -81,7 +81,7 @@ def run_one_stage(stage: Any, config: Any, quiet: bool) -> Any:
     from stage1kit.rundir_lock import RunDirLock
 
     main = is_main_process()  # under `accelerate launch` every copy runs this; one speaks
-    with quiet_libraries(quiet), RunDirLock(config.run_dir):  # one run per run directory
+    with quiet_libraries(quiet), RunDirLock(config.run_dir, across_processes=stage.runs_across_processes):  # one run per run directory
         pipeline = Pipeline(config, get_registry(), show_progress=main and not quiet, echo=main_process_echo(click.echo))
         (outcome,) = pipeline.run([stage])
     if main:

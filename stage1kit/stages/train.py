@@ -65,6 +65,7 @@ class TrainStage(Stage):
     """``train-sft`` / ``train-dpo``: gate the dataset, load clean, train, write the training manifest."""
 
     settings_type = TrainSettings
+    runs_across_processes = True
 
     def __init__(self, kind: str) -> None:
         self.kind = kind

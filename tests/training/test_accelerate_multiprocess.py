@@ -137,3 +137,11 @@ def test_records_that_do_not_fill_the_last_global_batch_are_reported(gated_run, 
     assert (qc["examples_seen"], qc["distinct_examples_seen"], qc["global_batch_size"]) == (8, 6, 4)
     (warning,) = [w for w in manifest["warnings"] if "examples in" in w]
     assert "8 examples in 1 epoch(s) of 6 (2 repeated)" in warning and "multiple of 4" in warning
+
+
+def test_a_stage_that_runs_in_one_process_refuses_a_multi_process_launch(base_model, tmp_path):
+    """Every copy of `stage1kit instructions` would write the same files: the launch stops, saying why."""
+    command = [*launch_prefix(), "-m", "stage1kit.cli", "instructions", "--run-dir", str(tmp_path / "run"), "--model", str(base_model), "--quiet"]
+    done = subprocess.run(command, check=False, env=launch_env(tmp_path), capture_output=True, text=True, timeout=240)
+    assert done.returncode != 0
+    assert "this command runs in one process, but it was launched in 2" in done.stdout + done.stderr
