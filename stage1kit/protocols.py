@@ -217,6 +217,8 @@ class TrainResult:
     output_dir: Path
     metrics: dict[str, Any]
     adapter: bool
+    #: what the user must know although training finished (the training manifest's ``warnings``)
+    warnings: list[str] = field(default_factory=list)
 
 
 @runtime_checkable

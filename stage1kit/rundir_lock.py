@@ -11,6 +11,14 @@ removes the file (and the run directory, if taking the lock created it and nothi
 there) before it lets go; a process that meanwhile locked the removed file sees that it is no longer
 the file at that path and locks the current one instead. A process that already holds the lock may
 take it again (nested commands); it is released when the outermost holder leaves.
+
+Under ``accelerate launch`` (or any launcher that starts one copy of the command per device) a
+command whose work is split across the processes (``RunDirLock(root, across_processes=True)``: the
+train stages) has only the main process (global rank 0) take the lock, for the whole launch; the
+other copies work under it and take nothing, or the second copy would find the directory busy with
+the first. A launch refused by another run's lock stops as a whole: the launcher ends the other
+copies when the main one exits with the refusal. Any other command would write the same outputs
+from every copy, so its non-main copies refuse at once, saying so.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from stage1kit.distributed import is_main_process, launch_world_size
 from stage1kit.errors import Stage1kitError
 
 LOCK_NAME = ".stage1kit.lock"
@@ -46,13 +55,22 @@ class RunDirBusy(Stage1kitError):
 
 
 class RunDirLock:
-    """``with RunDirLock(run_dir): ...`` — hold the run directory, or raise :class:`RunDirBusy` at once."""
+    """``with RunDirLock(run_dir): ...`` — hold the run directory, or raise :class:`RunDirBusy` at once.
 
-    def __init__(self, root: str | Path) -> None:
+    ``across_processes``: the command splits its work over the processes of a launch, so a non-main
+    process works under the main one's lock instead of taking it.
+    """
+
+    def __init__(self, root: str | Path, *, across_processes: bool = False) -> None:
         self.root = Path(root)
         self.path = self.root / LOCK_NAME
+        self.follows_main = across_processes and not is_main_process()
 
     def __enter__(self) -> "RunDirLock":
+        if self.follows_main:
+            return self  # a non-main copy of a launch works under the lock its main process holds
+        if not is_main_process():
+            raise RunDirBusy(_one_process_message(self.root))
         key = self.path.resolve()
         with _HELD_GUARD:
             if key in _HELD:
@@ -85,6 +103,8 @@ class RunDirLock:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self.follows_main:
+            return
         key = self.path.resolve()
         with _HELD_GUARD:
             if key not in _HELD:
@@ -137,6 +157,14 @@ def _read_holder(fd: int) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return holder if isinstance(holder, dict) else {}
+
+
+def _one_process_message(root: Path) -> str:
+    return (
+        f"this command runs in one process, but it was launched in {launch_world_size()} (this is a non-main "
+        f"copy): every copy would write the same outputs in {root}. Run it without `accelerate launch`; only "
+        "`stage1kit train sft|dpo` split their work across the processes of a launch."
+    )
 
 
 def _busy_message(root: Path, holder: dict[str, Any]) -> str:

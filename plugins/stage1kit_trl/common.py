@@ -213,3 +213,87 @@ def save_full_model(trainer: Any, model: Any, output_dir: Path) -> None:
         model.save_pretrained(output_dir)
         trainer.processing_class.save_pretrained(output_dir)
     trainer.accelerator.wait_for_everyone()
+
+
+class ExampleCounter:
+    """Counts the examples every optimiser micro-step of this process trains on, repeats included.
+
+    Under a multi-process launch each process trains on its own shard of every global batch, and
+    accelerate fills the last global batch with records from the start of the data when the records
+    do not divide into whole global batches. Neither the step count nor ``epoch`` shows that; the
+    examples actually trained on, summed over the processes (:meth:`total`), and the distinct ones
+    among them (:meth:`distinct`), do. Counting wraps ``training_step``, so batches the data loader
+    fetched ahead but never trained on do not count. An example is told apart by its token ids
+    (padding dropped; for DPO the prompt and chosen answer, the batch's first half of rows).
+    """
+
+    def __init__(self, trainer: Any, rows_per_example: int) -> None:
+        self.rows = 0
+        self.rows_per_example = rows_per_example
+        self.fingerprints: set[int] = set()
+        step = trainer.training_step
+
+        def counted(model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            self.see(inputs)
+            return step(model, inputs, *args, **kwargs)
+
+        trainer.training_step = counted
+
+    def see(self, batch: dict[str, Any]) -> None:
+        """Count one collated batch (SFT rows, or DPO chosen rows followed by their rejected rows)."""
+        rows = len(batch["input_ids"])
+        self.rows += rows
+        for row in range(rows // self.rows_per_example):
+            keep = batch["attention_mask"][row].bool()
+            self.fingerprints.add(hash(tuple(batch["input_ids"][row][keep].tolist())))  # int tuples hash alike in every process
+
+    def total(self, trainer: Any) -> int:
+        """Examples trained on by every process together (a collective: every process must call it)."""
+        rows = torch.tensor(self.rows, device=trainer.accelerator.device)
+        return int(trainer.accelerator.reduce(rows, reduction="sum").item()) // self.rows_per_example
+
+    def distinct(self) -> int:
+        """Distinct examples trained on by every process together (a collective too)."""
+        from accelerate.utils import gather_object
+
+        return len(set(gather_object(sorted(self.fingerprints))))
+
+
+def coverage_metrics(trainer: Any, counter: ExampleCounter) -> dict[str, Any]:
+    """How the data was spread over the processes: global batch, examples there were, examples trained on.
+
+    The number of processes itself is the stage's to record (``qc.distributed``), trainer or not.
+    """
+    args = trainer.args
+    world_size = int(trainer.accelerator.num_processes)
+    return {
+        "global_batch_size": args.per_device_train_batch_size * args.gradient_accumulation_steps * world_size,
+        "train_examples": len(trainer.train_dataset),
+        "examples_seen": counter.total(trainer),
+        "distinct_examples_seen": counter.distinct(),
+    }
+
+
+def coverage_warnings(metrics: dict[str, Any], settings: TrainingSettings) -> list[str]:
+    """A warning when training by epochs did not see every example exactly once per epoch.
+
+    Only whole epochs are checked (``max_steps`` unset, ``epochs`` a whole number): a run cut by
+    steps covers whatever the steps reach, by design. Examples never trained on are counted by
+    their token ids, so two records that tokenise alike count as one.
+    """
+    epochs = settings.epochs
+    if settings.max_steps is not None or epochs != int(epochs) or "examples_seen" not in metrics:
+        return []
+    size, batch = metrics["train_examples"], metrics["global_batch_size"]
+    extra = metrics["examples_seen"] - size * int(epochs)
+    missing = size - metrics.get("distinct_examples_seen", size)
+    if extra <= 0 and missing <= 0:
+        return []
+    found = [f"{extra} repeated"] if extra > 0 else []
+    found += [f"{missing} never trained on"] if missing > 0 else []
+    return [
+        f"training saw {metrics['examples_seen']} examples in {int(epochs)} epoch(s) of {size} ({', '.join(found)}): "
+        f"with processes x batch_size x grad_accum = {batch} examples per step, accelerate fills each epoch's last "
+        f"step with examples from the start of the data; make the record count a multiple of {batch} (or change "
+        "batch_size) for every record to count once per epoch"
+    ]

@@ -88,6 +88,7 @@ class TrlDPOTrainer:
         trainer = self.build(model, Path(dataset_path), output_dir)
         batch, prompts = first_batch(trainer)
         check_dpo_batch(batch, prompts, trainer.processing_class)
+        counter = common.ExampleCounter(trainer, rows_per_example=2)  # a batch holds the chosen rows, then the rejected
         result = trainer.train()
         trained = trainer.accelerator.unwrap_model(trainer.model)
         if common.is_peft(trained) and "ref" in trained.peft_config:
@@ -100,10 +101,10 @@ class TrlDPOTrainer:
             trainer.save_model(str(output_dir))
             adapter = common.is_peft(trained)
         common.write_trainer_state(trainer, output_dir)
-        metrics = common.final_metrics(trainer, result)
+        metrics = common.final_metrics(trainer, result) | common.coverage_metrics(trainer, counter)
         # chosen/rejected log-likelihood over training: the manifest keeps it, the report warns on a fall
         metrics["likelihood"] = likelihood_trend(trainer.state.log_history)
-        return TrainResult(output_dir=output_dir, metrics=metrics, adapter=adapter)
+        return TrainResult(output_dir=output_dir, metrics=metrics, adapter=adapter, warnings=common.coverage_warnings(metrics, self.settings))
 
 
 def trainer_class() -> type:

@@ -79,14 +79,17 @@ def build_config(stage: Any, params: dict[str, Any], **other_stages: Any) -> Any
 def run_one_stage(stage: Any, config: Any, quiet: bool) -> Any:
     """Run ``stage`` through the pipeline and print its summary; a FAIL verdict exits 1."""
     from stage1kit.console import quiet_libraries
+    from stage1kit.distributed import is_main_process, main_process_echo
     from stage1kit.pipeline import Pipeline, VerdictFailed
     from stage1kit.plugins import get_registry
     from stage1kit.rundir_lock import RunDirLock
 
-    with quiet_libraries(quiet), RunDirLock(config.run_dir):  # one run per run directory
-        pipeline = Pipeline(config, get_registry(), show_progress=not quiet, echo=click.echo)
+    main = is_main_process()  # under `accelerate launch` every copy runs this; one speaks
+    with quiet_libraries(quiet), RunDirLock(config.run_dir, across_processes=stage.runs_across_processes):  # one run per run directory
+        pipeline = Pipeline(config, get_registry(), show_progress=main and not quiet, echo=main_process_echo(click.echo))
         (outcome,) = pipeline.run([stage])
-    print_summary(stage, outcome)
+    if main:
+        print_summary(stage, outcome)
     if outcome.verdict == "fail":
         raise VerdictFailed(
             f"{stage.name}: verdict FAIL; failed checks:\n" + "\n".join(f"  - {reason}" for reason in outcome.failures)

@@ -135,6 +135,9 @@ class Stage:
     uses_engine: ClassVar[bool] = False
     #: QC keys the stand-alone command's summary shows
     summary_keys: ClassVar[tuple[str, ...]] = ()
+    #: whether it may run in every process of an ``accelerate launch`` (the train stages: rank 0
+    #: alone writes); any other stage writes from each process, so a launch of it is refused
+    runs_across_processes: ClassVar[bool] = False
 
     # ------------------------------------------------------------- declarations
 

@@ -65,6 +65,7 @@ class TrainStage(Stage):
     """``train-sft`` / ``train-dpo``: gate the dataset, load clean, train, write the training manifest."""
 
     settings_type = TrainSettings
+    runs_across_processes = True
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -99,9 +100,8 @@ class TrainStage(Stage):
         Raises :class:`stage1kit.gate.GateRefused` (every failed check in its message) before any
         model is loaded, and :class:`TrainStageError` when an upstream output is missing.
         """
-        from accelerate import PartialState
-
         from stage1kit.audit_gate import plugin_modules
+        from stage1kit.distributed import describe_state, training_state
         from stage1kit.gate import require_gate
         from stage1kit.dpo_likelihood import likelihood_warnings
         from stage1kit.manifest import write_manifest
@@ -125,15 +125,16 @@ class TrainStage(Stage):
         ctx.models.release()  # free the data stages' model before training loads its own copy
         loaded = self._load(ctx)
         # Under `accelerate launch` every process runs this stage; only the main one touches folders.
-        state = PartialState()
+        state = training_state()
         staged = output_dir.with_name(output_dir.name + ".partial")
         if state.is_main_process and staged.exists():
             shutil.rmtree(staged)
         state.wait_for_everyone()
         result = trainer.train(loaded, dataset, staged)
         description = trainer.describe()
+        distributed = describe_state(state)
         state.wait_for_everyone()
-        warnings = likelihood_warnings(result.metrics.get("likelihood"))
+        warnings = likelihood_warnings(result.metrics.get("likelihood")) + list(getattr(result, "warnings", None) or [])
         if state.is_main_process:
             if output_dir.exists():
                 shutil.rmtree(output_dir)
@@ -145,7 +146,8 @@ class TrainStage(Stage):
                 config=self.cache_key(ctx.config),
                 model=loaded.provenance,
                 plugins={registration.name: description | _plugin_origin(registration)},
-                qc=dict(result.metrics) | {"records": gate.records, "adapter": result.adapter, "gate": gate.to_dict()},
+                qc=dict(result.metrics)
+                | {"records": gate.records, "adapter": result.adapter, "gate": gate.to_dict(), "distributed": distributed},
                 audit=ctx.audit if ctx.audit is not None else gate.audit,
                 warnings=warnings,
             )

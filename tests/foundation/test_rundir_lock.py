@@ -96,3 +96,30 @@ def test_a_file_removed_by_its_holder_is_not_mistaken_for_the_lock(tmp_path, mon
     with RunDirLock(tmp_path):
         assert len(attempts) == 2  # the first lock was on the removed file: retried
         assert json.loads(lock.read_text())["pid"] == os.getpid()
+
+
+def test_a_non_main_process_of_a_launch_works_under_the_lock_its_main_process_holds(tmp_path, other_process_holding, monkeypatch):
+    """Under `accelerate launch` every process runs `train`; rank 1 must not find the directory busy."""
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with RunDirLock(tmp_path, across_processes=True):
+        pass
+    assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == other_process_holding.pid  # untouched
+
+
+def test_the_main_process_of_a_launch_is_refused_like_any_other_run(tmp_path, other_process_holding, monkeypatch):
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RunDirBusy, match=f"pid {other_process_holding.pid} "):
+        with RunDirLock(tmp_path, across_processes=True):
+            pass
+
+
+def test_a_one_process_command_launched_in_several_is_refused_by_its_other_copies(tmp_path, monkeypatch):
+    """A data stage under `accelerate launch` would write the same files from every copy: refuse, saying why."""
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RunDirBusy, match="runs in one process, but it was launched in 2"):
+        with RunDirLock(tmp_path):
+            pass
+    assert not (tmp_path / LOCK_NAME).exists()
