@@ -18,7 +18,15 @@ from typing import Any
 
 from stage1kit.errors import Stage1kitError
 from stage1kit.models import resolve_model_id
-from stage1kit.settings import CriticSettings, ModelSettings, PromptSettings, RunSettings, SettingsError, build_settings
+from stage1kit.settings import (
+    CriticSettings,
+    ModelSettings,
+    ParallelSettings,
+    PromptSettings,
+    RunSettings,
+    SettingsError,
+    build_settings,
+)
 from stage1kit.stages.base import Stage
 from stage1kit.stages.catalogue import CATALOGUE
 
@@ -33,6 +41,7 @@ RUN_TABLES: dict[str, type] = {
     "model": ModelSettings,
     "critic": CriticSettings,
     "prompt": PromptSettings,
+    "parallel": ParallelSettings,
 }
 
 
@@ -50,6 +59,8 @@ class PipelineConfig:
     critic: CriticSettings
     stages: dict[str, Any]
     prompt: PromptSettings = field(default_factory=PromptSettings)
+    #: how the work-list stages run: one process, or shards on local processes or Ray (not in any cache key)
+    parallel: ParallelSettings = field(default_factory=ParallelSettings)
     #: set on the configs of ``stage1kit run --iterations N``: ``{"iteration", "previous",
     #: "previous_sha256"}`` (see :mod:`stage1kit.iterations`); every stage's cache key carries it
     iteration: dict[str, Any] | None = None
@@ -124,11 +135,12 @@ def load_config(path: str | Path, catalogue: Sequence[Stage] = CATALOGUE) -> Pip
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     _check_sections(raw, path, catalogue)
-    run, model, critic, prompt = (_settings(cls, raw, table, path) for table, cls in RUN_TABLES.items())
+    tables = {table: _settings(cls, raw, table, path) for table, cls in RUN_TABLES.items()}
+    run, model, critic, prompt, parallel = (tables[t] for t in ("run", "model", "critic", "prompt", "parallel"))
     if not model.id:
         raise ConfigError(f"{path}: [model] id is required (a local checkpoint path or a hub id)")
     stages = {stage.name: _settings(stage.settings_type, raw, stage.table, path, stage.settings_from_table) for stage in catalogue}
-    return PipelineConfig(path=path, run=run, model=model, critic=critic, stages=stages, prompt=prompt)
+    return PipelineConfig(path=path, run=run, model=model, critic=critic, stages=stages, prompt=prompt, parallel=parallel)
 
 
 def config_problems(config: PipelineConfig, registry: Any, catalogue: Sequence[Stage] = CATALOGUE) -> list[str]:
@@ -170,4 +182,5 @@ def default_config(path: Path, catalogue: Sequence[Stage] = CATALOGUE, **tables:
         critic=tables.pop("critic", None) or CriticSettings(),
         stages=stages,
         prompt=tables.pop("prompt", None) or PromptSettings(),
+        parallel=tables.pop("parallel", None) or ParallelSettings(),
     )

@@ -48,9 +48,11 @@ class RunDirBusy(Stage1kitError):
 class RunDirLock:
     """``with RunDirLock(run_dir): ...`` — hold the run directory, or raise :class:`RunDirBusy` at once."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, name: str = LOCK_NAME) -> None:
+        """``name``: the lock file; one shard of a stage (``--shard I/N``) locks only its own, so the
+        shards of a SLURM array can write side by side."""
         self.root = Path(root)
-        self.path = self.root / LOCK_NAME
+        self.path = self.root / name
 
     def __enter__(self) -> "RunDirLock":
         key = self.path.resolve()
