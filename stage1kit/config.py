@@ -165,6 +165,10 @@ def config_problems(config: PipelineConfig, registry: Any, catalogue: Sequence[S
                 problems.append(f"{config.path}: {settings_key}: {exc}")
             except Exception as exc:  # a plugin's own check may raise anything; it is still the config's problem
                 problems.append(f"{config.path}: {settings_key}: {type(exc).__name__}: {exc}")
+    from stage1kit.launchers import parallel_problems
+
+    if any(getattr(stage, "work_list", None) for stage in catalogue):  # the stages [parallel] shards
+        problems += parallel_problems(config)
     for value, path in zip(config.run.user_code, config.user_code):
         if not path.exists():
             problems.append(f"{config.path}: [run] user_code: {value!r}: no such file or folder at {path}")

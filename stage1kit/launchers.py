@@ -119,6 +119,25 @@ def _process_main(job: ShardJob) -> None:
 # --------------------------------------------------------------------------- the parent
 
 
+def parallel_problems(config: "PipelineConfig") -> list[str]:
+    """What stops ``[parallel]`` from running, found before any stage starts (``config_problems``)."""
+    import importlib.util
+
+    parallel = config.parallel
+    if parallel.shards == 1:
+        return []
+    problems = []
+    if parallel.launcher == "ray" and importlib.util.find_spec("ray") is None:
+        problems.append(f'{config.path}: [parallel] launcher = "ray": Ray is not installed; pip install "stage1kit[ray]"')
+    device = config.model.device or ""
+    if device.startswith("cuda:") and parallel.gpus_per_shard > 0:
+        problems.append(
+            f"{config.path}: [model] device = {device!r} pins one GPU, but with [parallel] shards = {parallel.shards} each "
+            "worker gets its own GPUs: leave device unset or \"cuda\" (or set gpus_per_shard = 0 to share the visible GPUs)"
+        )
+    return problems
+
+
 def run_sharded(stage: "Stage", ctx: "StageContext") -> "StageOutcome":
     """Run ``stage`` as ``[parallel] shards`` workers with the configured launcher, then merge."""
     parallel = ctx.config.parallel
@@ -134,6 +153,7 @@ def run_sharded(stage: "Stage", ctx: "StageContext") -> "StageOutcome":
         + f"; logs: {specs[0].log_path(output).name} ..."
     )
     if todo:
+        _free_gpu_memory()
         config = _portable(ctx.config)
         jobs = [ShardJob(config, stage.name, spec, ctx.audit, spec.log_path(output), {}) for spec in todo]
         watch = ShardWatch(output, specs, len(work_ids(stage, run_dir)), ctx, stage.name)
@@ -144,6 +164,19 @@ def run_sharded(stage: "Stage", ctx: "StageContext") -> "StageOutcome":
             raise ShardFailed(_failure_message(stage, failures, len(specs)))
     ctx.echo(f"[{stage.name}] merging {len(specs)} shards into {output.name}")
     return merge_shards(stage, run_dir, parallel.shards, expected_config=key)
+
+
+def _free_gpu_memory() -> None:
+    """Give back the GPU memory this process cached (an earlier stage's model) to the workers."""
+    if "torch" not in sys.modules:
+        return
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
 
 
 def _stale(stage: "Stage", ctx: "StageContext", spec: ShardSpec, key: dict[str, Any]) -> bool:

@@ -92,7 +92,7 @@ class ParallelSettings:
 
     shards: int = field(default=1, metadata=help_metadata("worker processes per sharded stage (1: no sharding)"))
     launcher: str = field(default="local", metadata=help_metadata("local (processes on this machine) or ray (tasks on a Ray cluster)"))
-    gpus_per_shard: int = field(default=1, metadata=help_metadata("GPUs each shard gets (ignored on a machine or cluster without GPUs)"))
+    gpus_per_shard: int = field(default=1, metadata=help_metadata("GPUs each shard gets; 0: the workers share the visible GPUs (ignored without GPUs)"))
     ray_address: str | None = field(default=None, metadata=help_metadata("launcher = ray: the cluster to join (default: start a local one)"))
 
     def __post_init__(self) -> None:

@@ -43,6 +43,40 @@ def test_shard_blocks_are_contiguous_and_cover_the_work_list():
             ShardSpec.parse(bad)
 
 
+def test_each_local_worker_gets_its_own_gpus(monkeypatch):
+    from stage1kit.launchers import ShardFailed, gpu_groups, worker_env
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
+    assert gpu_groups(2, 2) == ["0,1", "2,3"]
+    assert gpu_groups(4, 1) == ["0", "1", "2", "3"]
+    assert gpu_groups(3, 0) == [None, None, None], "gpus_per_shard = 0: the workers share the visible GPUs"
+    assert worker_env("2,3", 2) == {"CUDA_VISIBLE_DEVICES": "2,3"}
+    with pytest.raises(ShardFailed, match=r"shards = 3 with gpus_per_shard = 2 needs 6 GPUs; this machine has 4 \(0, 1, 2, 3\)"):
+        gpu_groups(3, 2)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert gpu_groups(2, 1) == [None, None], "no GPUs: plain processes"
+
+
+def test_ray_missing_is_a_config_problem(tmp_path, talking_model_dir, monkeypatch):
+    import importlib.util
+
+    from stage1kit.launchers import parallel_problems
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
+    [problem] = parallel_problems(config_for(tmp_path, talking_model_dir, shards=2, launcher="ray"))
+    assert '[parallel] launcher = "ray": Ray is not installed; pip install "stage1kit[ray]"' in problem
+    assert parallel_problems(config_for(tmp_path, talking_model_dir, shards=1, launcher="ray")) == []
+
+
+def test_more_shards_than_work_items_leaves_some_empty(tmp_path, talking_model, talking_model_dir, registry):
+    write_instructions(tmp_path, count=2)
+    config = config_for(tmp_path, talking_model_dir)
+    outcome = _sharded(tmp_path, config, registry, talking_model, "responses", 3)
+    assert outcome.records_out == 2 and outcome.verdict == "pass"
+    assert [r["instruction_id"] for r in read_records(tmp_path / "responses.jsonl")] == ["ins_0", "ins_1"]
+
+
 @pytest.mark.parametrize("count", [2, 3])
 def test_merged_shards_equal_the_single_process_run(tmp_path, single, talking_model, talking_model_dir, registry, count):
     write_instructions(tmp_path)

@@ -53,6 +53,14 @@ def test_parallel_shards_come_from_the_config(config_path, edit):
     assert (parallel.shards, parallel.launcher, parallel.gpus_per_shard, parallel.ray_address) == (4, "local", 1, None)
 
 
+def test_a_pinned_gpu_with_shards_is_a_config_problem(config_path, edit):
+    edit(config_path, "shards = 1", "shards = 2")
+    config = load_config(config_path)
+    config.model.device = "cuda:1"
+    [problem] = config_problems(config, get_registry())
+    assert "[model] device = 'cuda:1' pins one GPU" in problem and "[parallel] shards = 2" in problem
+
+
 def test_unknown_section_is_an_error(config_path):
     config_path.write_text(config_path.read_text() + "\n[trainng]\nx = 1\n")
     with pytest.raises(ConfigError, match=r"unknown section \[trainng\]"):
