@@ -112,7 +112,8 @@ def _catalogue() -> Sequence["Stage"]:
 # --------------------------------------------------------------------------- finding shards
 
 
-SHARD_NAME = re.compile(r"^(?P<stem>.+)\.shard-(?P<index>\d+)-of-(?P<count>\d+)\.jsonl$")
+#: a shard's data file, finished or still being written (``.partial``)
+SHARD_NAME = re.compile(r"^(?P<stem>.+)\.shard-(?P<index>\d+)-of-(?P<count>\d+)(\.partial)?\.jsonl$")
 
 
 def shard_counts(output: Path) -> set[int]:
@@ -154,6 +155,7 @@ def check_shards(stage: "Stage", run_dir: RunDir, count: int, expected_config: d
     shards were made with. Raises :class:`ShardError` naming the shard, its file and the field.
     """
     from stage1kit.manifest import ManifestError, config_hash, load_manifest, stale_reason
+    from stage1kit.stages.base import staging_path
 
     (output,) = stage.output_paths(run_dir)
     inputs = stage.input_paths(run_dir)
@@ -161,6 +163,11 @@ def check_shards(stage: "Stage", run_dir: RunDir, count: int, expected_config: d
     for index in range(count):
         spec = ShardSpec(index, count)
         data = spec.path(output)
+        if not data.exists() and staging_path(data).exists():
+            raise ShardError(
+                f"shard {spec} of {stage.name} did not finish: only {staging_path(data).name} is there; "
+                f"rerun it ({_rerun_hint(stage, spec)}: it resumes) and merge again"
+            )
         if not data.exists() and not manifest_path_for(data).exists():
             raise ShardError(f"shard {spec} of {stage.name} is missing: no {data}; run it ({_rerun_hint(stage, spec)}) and merge again")
         try:

@@ -54,9 +54,10 @@ class JudgeStage(JsonlStage):
         ranking_config = RankingConfig(round_robin_max_k=settings.round_robin_max_k, finalists=settings.finalists)
         described = critic.describe()
         # judged already, and (in a shard run) what other shards judge: batches stay cut from the whole list
-        done = {r.get("instruction_id") for r in existing} | ctx.outside_shard([r["instruction_id"] for r in responses])
-        already = sum(r["instruction_id"] in done for r in responses)
-        with ctx.progress("judge", len(responses), already) as advance:
+        outside = ctx.outside_shard([r["instruction_id"] for r in responses])
+        done = {r.get("instruction_id") for r in existing} | outside
+        already = sum(r["instruction_id"] in done for r in responses) - len(outside)
+        with ctx.progress("judge", len(responses) - len(outside), already) as advance:
             for batch in resume_batches(responses, settings.instructions_per_batch, done, key=lambda r: r["instruction_id"]):
                 rankings = rank_candidates(critic, loaded, [(r["instruction"], r["candidates"]) for r in batch.items], ranking_config)
                 for record, ranking, fresh in zip(batch.items, rankings, batch.fresh):

@@ -59,9 +59,10 @@ class ResponsesStage(JsonlStage):
                 "not answer the run's [prompt] format; update the plugin (see stage1kit.protocols.ResponseGenerator)"
             )
         # records already written, and (in a shard run) the instructions other shards answer
-        done = {r.get("instruction_id") for r in existing} | ctx.outside_shard([r["id"] for r in instructions])
-        already = sum(r["id"] in done for r in instructions)
-        with ctx.progress("responses", len(instructions), already) as advance:
+        outside = ctx.outside_shard([r["id"] for r in instructions])
+        done = {r.get("instruction_id") for r in existing} | outside
+        already = sum(r["id"] in done for r in instructions) - len(outside)
+        with ctx.progress("responses", len(instructions) - len(outside), already) as advance:
             stats = generator.generate(
                 ctx.base_model(), instructions, sink, k=settings.k, seed=settings.seed, done=done, progress=advance,
                 prompt_format=ctx.prompt_format(),

@@ -126,6 +126,9 @@ def test_merge_refuses_an_unfinished_shard(tmp_path, talking_model, talking_mode
     (tmp_path / "responses.shard-01-of-02.manifest.json").unlink()
     with pytest.raises(ShardError, match=r"shard 1/2 of responses did not finish: .*no \(readable\) manifest"):
         merge_shards(find_stage("responses"), RunDir.at(tmp_path))
+    (tmp_path / "responses.shard-01-of-02.jsonl").rename(tmp_path / "responses.shard-01-of-02.partial.jsonl")  # killed mid-way
+    with pytest.raises(ShardError, match=r"shard 1/2 of responses did not finish: only responses.shard-01-of-02.partial.jsonl is there"):
+        merge_shards(find_stage("responses"), RunDir.at(tmp_path))
 
 
 def test_merge_refuses_shards_of_different_settings_naming_the_field(tmp_path, talking_model, talking_model_dir, registry):
