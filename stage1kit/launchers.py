@@ -1,7 +1,7 @@
 """Run a work-list stage as ``[parallel] shards`` workers, then merge: local processes or Ray tasks.
 
 Each worker runs the same stage on its shard (:mod:`stage1kit.shards`) with the same config, in a
-fresh process with its own model copy: a ``spawn`` child on this machine (``CUDA_VISIBLE_DEVICES``
+fresh process with its own model copy: ``python -m stage1kit.launchers`` on this machine (``CUDA_VISIBLE_DEVICES``
 set to its own group of ``gpus_per_shard`` GPUs when there are GPUs), or a Ray task
 (``num_gpus=gpus_per_shard``). Workers read the inputs and write their shard files in the run
 directory, so on several machines the run directory must be on a filesystem they all share. The
@@ -66,22 +66,26 @@ class ShardFailure:
 
 
 def run_shard_job(job: ShardJob) -> dict[str, Any]:
-    """Run one shard in this (worker) process, its output going to ``job.log``; what a worker returns."""
-    os.environ.update(job.env)  # before torch is imported here: CUDA_VISIBLE_DEVICES picks the GPUs
+    """Run one shard in this (Ray worker) process, its output going to ``job.log``; what a task returns."""
+    os.environ.update(job.env)
     with _output_to(job.log):
-        from stage1kit.models import ModelAccess
-        from stage1kit.pipeline import Pipeline
-        from stage1kit.plugins import get_registry
-        from stage1kit.stages.catalogue import find_stage
+        return _run_shard(job)
 
-        stage = find_stage(job.stage)
-        print(f"stage1kit worker: {job.stage} shard {job.shard} (pid {os.getpid()}, CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '')})", flush=True)
-        models = ModelAccess(job.config.model, job.config.model_id)
-        pipeline = Pipeline(job.config, get_registry(), show_progress=False, echo=_echo, models=models, shard=job.shard)
-        started = time.perf_counter()
-        outcome = pipeline.run_shard(stage, job.audit)
-        print(f"stage1kit worker: shard {job.shard} done: {outcome.records_out} records in {time.perf_counter() - started:.1f}s", flush=True)
-        return {"shard": job.shard.index, "records": outcome.records_out, "skipped": outcome.skipped}
+
+def _run_shard(job: ShardJob) -> dict[str, Any]:
+    from stage1kit.models import ModelAccess
+    from stage1kit.pipeline import Pipeline
+    from stage1kit.plugins import get_registry
+    from stage1kit.stages.catalogue import find_stage
+
+    stage = find_stage(job.stage)
+    print(f"stage1kit worker: {job.stage} shard {job.shard} (pid {os.getpid()}, CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '')})", flush=True)
+    models = ModelAccess(job.config.model, job.config.model_id)
+    pipeline = Pipeline(job.config, get_registry(), show_progress=False, echo=_echo, models=models, shard=job.shard)
+    started = time.perf_counter()
+    outcome = pipeline.run_shard(stage, job.audit)
+    print(f"stage1kit worker: shard {job.shard} done: {outcome.records_out} records in {time.perf_counter() - started:.1f}s", flush=True)
+    return {"shard": job.shard.index, "records": outcome.records_out, "skipped": outcome.skipped}
 
 
 def _echo(text: str) -> None:
@@ -108,12 +112,17 @@ def _output_to(log: Path) -> Iterator[None]:
             os.close(saved[0]), os.close(saved[1])
 
 
-def _process_main(job: ShardJob) -> None:
-    """A local worker process: exit status 0 when its shard is written, 1 otherwise (the log says why)."""
+def worker_main() -> None:
+    """``python -m stage1kit.launchers``: a local worker; its job comes pickled on stdin, its output
+    goes where the parent pointed it (the shard's log), its exit status says whether the shard is written."""
+    import pickle
+
+    job = pickle.load(sys.stdin.buffer)
     try:
-        run_shard_job(job)
-    except BaseException:
-        sys.exit(1)
+        _run_shard(job)
+    except Stage1kitError as exc:  # a message for the user, as the CLI shows it; anything else keeps its traceback
+        print(f"Error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(exc.exit_code)
 
 
 # --------------------------------------------------------------------------- the parent
@@ -194,9 +203,11 @@ def _portable(config: "PipelineConfig") -> "PipelineConfig":
 
 def _failure_message(stage: "Stage", failures: Sequence[ShardFailure], count: int) -> str:
     lines = [f"{len(failures)} of {count} {stage.name} shards failed:"]
-    for failure in failures:
-        lines.append(f"  shard {failure.shard}: {failure.reason}; log: {failure.log}")
-        lines += [f"    | {line}" for line in _tail(failure.log)]
+    for failure in sorted(failures, key=lambda f: f.shard.index):
+        tail = _tail(failure.log)
+        where = f"log: {failure.log}" if tail else f"no log at {failure.log}: the worker failed before it started (see the messages above)"
+        lines.append(f"  shard {failure.shard}: {failure.reason}; {where}")
+        lines += [f"    | {line}" for line in tail]
     lines.append(
         "Finished shards are kept: rerun the same command and only the missing shards run "
         f"(or run one with `stage1kit {stage.name} --shard I/{count} ...`, then `stage1kit merge {stage.name} --run-dir ...`)."
@@ -247,37 +258,46 @@ def worker_env(gpus: str | None, workers: int) -> dict[str, str]:
 
 
 def launch_local(jobs: Sequence[ShardJob], parallel: Any, watch: "ShardWatch") -> list[ShardFailure]:
-    """One ``spawn`` process per job on this machine; waits for all of them (a failure does not stop
-    the others: their finished shards are kept for the rerun)."""
-    import multiprocessing
+    """One ``python -m stage1kit.launchers`` process per job on this machine; waits for all of them
+    (a failure does not stop the others: their finished shards are kept for the rerun).
 
-    context = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited CUDA or thread state
+    Fresh interpreters, not forks: no inherited CUDA or thread state, the environment (GPUs) set
+    before anything imports torch, and the caller's script is never re-run the way
+    ``multiprocessing``'s spawn re-imports ``__main__``."""
+    import pickle
+    import subprocess
+
     groups = gpu_groups(len(jobs), parallel.gpus_per_shard)
-    processes = []
-    for job, gpus in zip(jobs, groups):
-        job = dataclasses.replace(job, env=job.env | worker_env(gpus, len(jobs)))
-        process = context.Process(target=_process_main, args=(job,), name=f"stage1kit-{job.stage}-{job.shard.tag}")
-        process.start()
-        processes.append((job, process))
+    processes: list[tuple[ShardJob, Any]] = []
     failures: list[ShardFailure] = []
     try:
+        for job, gpus in zip(jobs, groups):
+            job.log.parent.mkdir(parents=True, exist_ok=True)
+            env = os.environ | job.env | worker_env(gpus, len(jobs))
+            with open(job.log, "ab") as log:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "stage1kit.launchers"], stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, env=env
+                )
+            assert process.stdin is not None
+            process.stdin.write(pickle.dumps(job))
+            process.stdin.close()
+            processes.append((job, process))
         running = list(processes)
         while running:
             time.sleep(POLL_SECONDS)
             watch.update()
-            for job, process in [p for p in running if not p[1].is_alive()]:
+            for job, process in [p for p in running if p[1].poll() is not None]:
                 running.remove((job, process))
-                process.join()
-                if process.exitcode == 0:
+                if process.returncode == 0:
                     watch.finished(job.shard)
                 else:
-                    failures.append(ShardFailure(job.shard, job.log, f"worker exited with status {process.exitcode}"))
+                    failures.append(ShardFailure(job.shard, job.log, f"worker exited with status {process.returncode}"))
                     watch.failed(job.shard)
     finally:
         for _, process in processes:  # interrupted (Ctrl-C): stop the workers too
-            if process.is_alive():
+            if process.poll() is None:
                 process.terminate()
-                process.join()
+                process.wait()
     return failures
 
 
@@ -392,3 +412,7 @@ class ShardWatch:
         lines += chunk[:complete].count(b"\n")
         self._counts[path] = (stat.st_ino, offset + complete, lines)
         return lines
+
+
+if __name__ == "__main__":
+    worker_main()

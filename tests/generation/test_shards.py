@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from stage1kit.cli import cli
+from stage1kit.launchers import ShardFailed
 from stage1kit.manifest import load_manifest
 from stage1kit.records import read_records
 from stage1kit.rundir import RunDir
@@ -174,7 +175,7 @@ def test_instructions_cannot_be_sharded_and_says_why(tmp_path, talking_model_dir
 
 
 @pytest.mark.slow
-def test_the_local_launcher_runs_shards_as_processes_and_reruns_only_a_failed_one(tmp_path, single, talking_model, talking_model_dir, registry, capsys):
+def test_the_local_launcher_runs_shards_as_processes_and_reruns_only_a_failed_one(tmp_path, single, talking_model_dir, registry):
     model = tmp_path / "model"
     shutil.copytree(talking_model_dir, model)
     run = tmp_path / "run"
@@ -183,23 +184,42 @@ def test_the_local_launcher_runs_shards_as_processes_and_reruns_only_a_failed_on
     run_stages(config, registry, ["responses"], shard=ShardSpec(0, 2))  # shard 0 finished before
     weights = next(model.glob("*.safetensors"))
     weights.rename(weights.with_suffix(".away"))  # the config and tokenizer still open: only loading fails
-    from stage1kit.launchers import ShardFailed
-
     with pytest.raises(ShardFailed) as failed:
         run_stages(config, registry, ["responses"])
     message = str(failed.value)
-    assert "1 of 2 responses shards failed" in message and "shard 1/2" in message and "responses.shard-01-of-02.log" in message
+    assert "1 of 2 responses shards failed" in message and "shard 1/2: worker exited with status 1" in message
+    assert "log: " + str(run / "responses.shard-01-of-02.log") in message and "    | " in message, "names the log, shows its tail"
     assert (run / "responses.shard-00-of-02.manifest.json").is_file(), "the finished shard is kept"
     weights.with_suffix(".away").rename(weights)
-    echoed = []
-    from stage1kit.pipeline import Pipeline
-    from stage1kit.stages.catalogue import find_stage as stage_named
 
-    Pipeline(config, registry, show_progress=False, echo=echoed.append).run([stage_named("responses"), stage_named("judge")])
-    assert any("1 already finished, kept" in line for line in echoed), echoed
-    assert any("shard 1/2 finished" in line for line in echoed), echoed
+    # `stage1kit run` holds the run-directory lock while its workers write their shards
+    toml = tmp_path / "run.toml"
+    toml.write_text(RUN_TOML.format(model=model))
+    result = CliRunner().invoke(cli, ["run", str(toml), "--from", "responses", "--until", "judge", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "[responses] 2 shards on the local launcher (1 already finished, kept)" in result.output
+    assert "[responses] shard 1/2 finished (4 records)" in result.output and "[judge] shard 0/2 finished (3 records)" in result.output
     for name in ("responses", "judgements"):  # the same model, from another folder
         assert _without_model_path(run / f"{name}.jsonl") == _without_model_path(single / f"{name}.jsonl")
+    assert not list(run.glob("*.shard-*")) and not (run / ".stage1kit.lock").exists()
+
+
+RUN_TOML = """
+[run]
+dir = "run"
+[model]
+id = "{model}"
+device = "cpu"
+[critic]
+settings = {{ batch_size = 4 }}
+[responses]
+k = 2
+generator_settings = {{ max_new_tokens = 6, batch_size = 1 }}
+[judge]
+instructions_per_batch = 2
+[parallel]
+shards = 2
+"""
 
 
 def _without_model_path(path):
