@@ -154,6 +154,9 @@ class Pipeline:
 
         assert self.shard is not None
         run_dir = self.context().run_dir
+        if stage.stale_reason(self.config, run_dir) is None:  # merged already (an array task run again)
+            self.echo(f"[{stage.name}] up to date (merged; manifest matches inputs and config); shard {self.shard} skipped")
+            return skipped_outcome(stage, run_dir)
         (output,) = stage.output_paths(run_dir)
         data = self.shard.path(output)
         reason = stale_reason(data, inputs=stage.input_paths(run_dir), config=stage.cache_key(self.config))

@@ -93,7 +93,7 @@ def run_one_stage(stage: Any, config: Any, quiet: bool, shard: Any = None) -> An
         pipeline = Pipeline(config, get_registry(), show_progress=not quiet, echo=click.echo, shard=shard)
         (outcome,) = pipeline.run([stage])
     print_summary(stage, outcome)
-    if shard is not None:
+    if shard is not None and any(shard.tag in Path(path).name for path in outcome.outputs):  # not when merged already
         click.echo(
             f"shard {shard} of {stage.name} written; once all {shard.count} are, join them with "
             f"`stage1kit merge {stage.name} --run-dir {config.run_dir}`"

@@ -165,6 +165,9 @@ def test_shard_and_merge_commands(tmp_path, single, talking_model_dir):
     result = runner.invoke(cli, ["merge", "responses", "--run-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "responses.jsonl").read_bytes() == (single / "responses.jsonl").read_bytes()
+    again = runner.invoke(cli, ["responses", *common, *sets, "--shard", "1/2"])
+    assert again.exit_code == 0 and "up to date (merged" in again.output, again.output
+    assert not list(tmp_path.glob("responses.shard-*")), "a shard of a merged, up-to-date stage computes nothing"
 
 
 def test_instructions_cannot_be_sharded_and_says_why(tmp_path, talking_model_dir):
