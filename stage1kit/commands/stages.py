@@ -85,10 +85,10 @@ def run_one_stage(stage: Any, config: Any, quiet: bool, shard: Any = None) -> An
     from stage1kit.console import quiet_libraries
     from stage1kit.pipeline import Pipeline, VerdictFailed
     from stage1kit.plugins import get_registry
-    from stage1kit.rundir_lock import RunDirLock
+    from stage1kit.rundir_lock import RunDirLock, ShardLock
 
-    # one run per run directory; a shard locks only itself, so the shards of an array run side by side
-    lock = RunDirLock(config.run_dir) if shard is None else RunDirLock(config.run_dir, f".stage1kit.{stage.name}.{shard.tag}.lock")
+    # one run per run directory; the shards of an array share it, each holding its own shard alone
+    lock = RunDirLock(config.run_dir) if shard is None else ShardLock(config.run_dir, f"{stage.name}.{shard.tag}")
     with quiet_libraries(quiet), lock:
         pipeline = Pipeline(config, get_registry(), show_progress=not quiet, echo=click.echo, shard=shard)
         (outcome,) = pipeline.run([stage])

@@ -96,3 +96,26 @@ def test_a_file_removed_by_its_holder_is_not_mistaken_for_the_lock(tmp_path, mon
     with RunDirLock(tmp_path):
         assert len(attempts) == 2  # the first lock was on the removed file: retried
         assert json.loads(lock.read_text())["pid"] == os.getpid()
+
+
+def test_shards_work_side_by_side_and_a_whole_run_waits_for_them(tmp_path):
+    from stage1kit.rundir_lock import ShardLock
+
+    with ShardLock(tmp_path, "responses.shard-00-of-02"), ShardLock(tmp_path, "responses.shard-01-of-02"):
+        with pytest.raises(RunDirBusy, match="shard runs"):
+            with RunDirLock(tmp_path):
+                pass
+        with pytest.raises(RunDirBusy, match=f"pid {os.getpid()}"):  # the same shard twice
+            with ShardLock(tmp_path, "responses.shard-01-of-02"):
+                pass
+    with RunDirLock(tmp_path):  # all shards done: a run may start
+        pass
+    assert not (tmp_path / ".stage1kit.responses.shard-00-of-02.lock").exists()
+
+
+def test_a_shard_is_refused_while_a_whole_run_works(tmp_path, other_process_holding):
+    from stage1kit.rundir_lock import ShardLock
+
+    with pytest.raises(RunDirBusy, match=f"pid {other_process_holding.pid}"):
+        with ShardLock(tmp_path, "judgements.shard-00-of-02"):
+            pass

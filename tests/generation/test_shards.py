@@ -110,7 +110,8 @@ def test_a_shard_run_that_finished_is_skipped(tmp_path, talking_model, talking_m
 def test_merge_refuses_a_missing_shard_and_keeps_what_was_written(tmp_path, talking_model, talking_model_dir, registry):
     write_instructions(tmp_path)
     config = config_for(tmp_path, talking_model_dir)
-    run_stages(config, registry, ["responses"], talking_model)
+    earlier = ResponsesSettings(k=3, generator_settings=dict(RESPONSES.generator_settings))
+    run_stages(config_for(tmp_path, talking_model_dir, earlier), registry, ["responses"], talking_model)  # an earlier result
     before = (tmp_path / "responses.jsonl").read_bytes()
     run_stages(config, registry, ["responses"], talking_model, shard=ShardSpec(0, 2))
     with pytest.raises(ShardError, match=r"shard 1/2 of responses is missing: no .*responses.shard-01-of-02.jsonl"):
