@@ -107,6 +107,24 @@ def test_a_shard_run_that_finished_is_skipped(tmp_path, talking_model, talking_m
     assert not first.skipped and again.skipped and again.records_out == first.records_out == 3
 
 
+def test_an_interrupted_shard_resumes_and_still_equals_the_single_process_run(tmp_path, single, talking_model, talking_model_dir, registry):
+    write_instructions(tmp_path)
+    config = config_for(tmp_path, talking_model_dir)
+    for index in range(2):
+        run_stages(config, registry, ["responses"], talking_model, shard=ShardSpec(index, 2))
+    data = tmp_path / "responses.shard-01-of-02.jsonl"
+    first_record = data.read_text().splitlines(keepends=True)[0]
+    (tmp_path / "responses.shard-01-of-02.manifest.json").unlink()
+    data.unlink()
+    (tmp_path / "responses.shard-01-of-02.partial.jsonl").write_text(first_record + '{"id": "res_ins_4", "instr')  # killed mid-write
+    (again,) = run_stages(config, registry, ["responses"], talking_model, shard=ShardSpec(1, 2))
+    assert not again.skipped
+    generated = load_manifest(tmp_path / "responses.shard-01-of-02.manifest.json")["qc"]["generator"]
+    assert generated["accepted"] == 3, "the written record is kept, the torn one cut, the other three sampled"
+    merge_shards(find_stage("responses"), RunDir.at(tmp_path))
+    assert (tmp_path / "responses.jsonl").read_bytes() == (single / "responses.jsonl").read_bytes()
+
+
 def test_merge_refuses_a_missing_shard_and_keeps_what_was_written(tmp_path, talking_model, talking_model_dir, registry):
     write_instructions(tmp_path)
     config = config_for(tmp_path, talking_model_dir)
