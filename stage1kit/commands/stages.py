@@ -83,7 +83,7 @@ def build_config(stage: Any, params: dict[str, Any], **other_stages: Any) -> Any
 def run_one_stage(stage: Any, config: Any, quiet: bool, shard: Any = None) -> Any:
     """Run ``stage`` (or its ``shard``) through the pipeline and print its summary; a FAIL verdict exits 1."""
     from stage1kit.console import quiet_libraries
-    from stage1kit.pipeline import Pipeline, VerdictFailed
+    from stage1kit.pipeline import Pipeline
     from stage1kit.plugins import get_registry
     from stage1kit.rundir_lock import RunDirLock, ShardLock
 
@@ -98,12 +98,19 @@ def run_one_stage(stage: Any, config: Any, quiet: bool, shard: Any = None) -> An
             f"shard {shard} of {stage.name} written; once all {shard.count} are, join them with "
             f"`stage1kit merge {stage.name} --run-dir {config.run_dir}`"
         )
+    fail_on_verdict(stage, outcome, config.run_dir)
+    return outcome
+
+
+def fail_on_verdict(stage: Any, outcome: Any, run_dir: Path) -> None:
+    """A FAIL verdict ends the command with its failed checks (exit 1); the data stays."""
+    from stage1kit.pipeline import VerdictFailed
+
     if outcome.verdict == "fail":
         raise VerdictFailed(
             f"{stage.name}: verdict FAIL; failed checks:\n" + "\n".join(f"  - {reason}" for reason in outcome.failures)
-            + f"\nThe data and its manifest are in {config.run_dir}; `stage1kit manifest show` prints the manifest."
+            + f"\nThe data and its manifest are in {run_dir}; `stage1kit manifest show` prints the manifest."
         )
-    return outcome
 
 
 def print_summary(stage: Any, outcome: Any) -> None:
@@ -221,6 +228,7 @@ def merge_command(stage_name: str, run_dir: Path, shards: int | None) -> None:
     try:
         with RunDirLock(run_dir):
             outcome = merge_shards(stage, RunDir.at(run_dir), shards)
+        print_summary(stage, outcome)
+        fail_on_verdict(stage, outcome, run_dir)
     except Stage1kitError as exc:
         raise as_click_error(exc) from exc
-    print_summary(stage, outcome)

@@ -189,6 +189,23 @@ def test_shard_and_merge_commands(tmp_path, single, talking_model_dir):
     assert not list(tmp_path.glob("responses.shard-*")), "a shard of a merged, up-to-date stage computes nothing"
 
 
+def test_merge_applies_the_stage_thresholds_to_the_whole(tmp_path, talking_model, talking_model_dir, registry):
+    write_instructions(tmp_path)
+    strict = ResponsesSettings(k=2, generator_settings=dict(RESPONSES.generator_settings), thresholds={"min_instructions": 5})
+    config = config_for(tmp_path, talking_model_dir, strict)
+    for index in range(2):  # 3 and 4 instructions: each shard alone would miss the bar; a shard has no thresholds
+        (outcome,) = run_stages(config, registry, ["responses"], talking_model, shard=ShardSpec(index, 2))
+        assert outcome.verdict == "pass"
+    result = CliRunner().invoke(cli, ["merge", "responses", "--run-dir", str(tmp_path)])
+    assert result.exit_code == 0 and "verdict pass" in result.output, result.output
+    strict.thresholds["min_instructions"] = 100
+    for index in range(2):
+        run_stages(config, registry, ["responses"], talking_model, shard=ShardSpec(index, 2))
+    result = CliRunner().invoke(cli, ["merge", "responses", "--run-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "verdict FAIL" in result.output and "instructions = 7 is below min_instructions = 100" in result.output
+    assert load_manifest(tmp_path / "responses.manifest.json")["verdict"]["status"] == "fail", "the data and its manifest stay"
+
+
 def test_instructions_cannot_be_sharded_and_says_why(tmp_path, talking_model_dir):
     result = CliRunner().invoke(cli, ["instructions", "--run-dir", str(tmp_path), "--model", str(talking_model_dir), "--shard", "0/2"])
     assert result.exit_code == 1 and "instructions stage cannot be sharded" in result.output and "round by round" in result.output
