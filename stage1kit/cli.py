@@ -22,6 +22,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "instructions": ("stage1kit.commands.stages:instructions_command", "Generate and filter instructions."),
     "responses": ("stage1kit.commands.stages:responses_command", "Sample k candidate answers per instruction."),
     "judge": ("stage1kit.commands.stages:judge_command", "Rank candidates with the log-prob critic."),
+    "merge": ("stage1kit.commands.stages:merge_command", "Join the shard files of responses or judge into the dataset."),
     "pairs": ("stage1kit.commands.stages:pairs_command", "Build SFT data and DPO pairs from judgements."),
     "train": ("stage1kit.commands.stages:train_group", "Train on gated data (sft, dpo)."),
     "evaluate": ("stage1kit.commands.pipeline:evaluate_command", "Evaluate a trained model against the base."),

@@ -18,7 +18,16 @@ from typing import Any
 
 from stage1kit.errors import Stage1kitError
 from stage1kit.models import resolve_model_id
-from stage1kit.settings import CriticSettings, EngineSettings, ModelSettings, PromptSettings, RunSettings, SettingsError, build_settings
+from stage1kit.settings import (
+    CriticSettings,
+    EngineSettings,
+    ModelSettings,
+    ParallelSettings,
+    PromptSettings,
+    RunSettings,
+    SettingsError,
+    build_settings,
+)
 from stage1kit.stages.base import Stage
 from stage1kit.stages.catalogue import CATALOGUE
 
@@ -34,6 +43,7 @@ RUN_TABLES: dict[str, type] = {
     "critic": CriticSettings,
     "prompt": PromptSettings,
     "engine": EngineSettings,
+    "parallel": ParallelSettings,
 }
 
 
@@ -52,6 +62,8 @@ class PipelineConfig:
     stages: dict[str, Any]
     prompt: PromptSettings = field(default_factory=PromptSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
+    #: how the work-list stages run: one process, or shards on local processes or Ray (not in any cache key)
+    parallel: ParallelSettings = field(default_factory=ParallelSettings)
     #: set on the configs of ``stage1kit run --iterations N``: ``{"iteration", "previous",
     #: "previous_sha256"}`` (see :mod:`stage1kit.iterations`); every stage's cache key carries it
     iteration: dict[str, Any] | None = None
@@ -155,6 +167,10 @@ def config_problems(config: PipelineConfig, registry: Any, catalogue: Sequence[S
                 problems.append(f"{config.path}: {settings_key}: {exc}")
             except Exception as exc:  # a plugin's own check may raise anything; it is still the config's problem
                 problems.append(f"{config.path}: {settings_key}: {type(exc).__name__}: {exc}")
+    from stage1kit.launchers import parallel_problems
+
+    if any(getattr(stage, "work_list", None) for stage in catalogue):  # the stages [parallel] shards
+        problems += parallel_problems(config)
     for value, path in zip(config.run.user_code, config.user_code):
         if not path.exists():
             problems.append(f"{config.path}: [run] user_code: {value!r}: no such file or folder at {path}")

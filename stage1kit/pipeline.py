@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from stage1kit.config import PipelineConfig
 from stage1kit.errors import Stage1kitError
 from stage1kit.models import ModelAccess
 from stage1kit.stages.base import Stage, StageContext, StageOutcome
 from stage1kit.stages.catalogue import CATALOGUE, stage_names
+
+if TYPE_CHECKING:
+    from stage1kit.shards import ShardSpec
 
 
 class PipelineError(Stage1kitError):
@@ -88,6 +92,8 @@ class Pipeline:
     echo: Callable[[str], None] = print
     models: ModelAccess | None = None
     outcomes: list[StageOutcome] = field(default_factory=list)
+    #: compute only this shard of each stage (``stage1kit responses --shard I/N``); the merge comes later
+    shard: "ShardSpec | None" = None
 
     def __post_init__(self) -> None:
         if self.models is None:
@@ -101,9 +107,17 @@ class Pipeline:
         assert self.models is not None
         for plugin in self.registry.errors:  # skipped, not fatal: but the user must see it
             self.echo(f"warning: plugin '{plugin.name}' ({plugin.distribution}) failed to load and is skipped: {plugin.error}")
+        if self.shard is not None:
+            from stage1kit.shards import check_shardable
+
+            for stage in stages:
+                check_shardable(stage)
         audits = check_before_running(self.config, self.registry, stages, self.models)
         run_dir = self.context().run_dir
         for stage in stages:
+            if self.shard is not None:
+                self.outcomes.append(self.run_shard(stage, audits[stage.name]))
+                continue
             reason = stage.stale_reason(self.config, run_dir)
             if reason is None:
                 outcome = skipped_outcome(stage, run_dir)
@@ -112,7 +126,7 @@ class Pipeline:
                 self._check_inputs(stage)
                 self.echo(f"[{stage.name}] running: {reason}")
                 started = time.perf_counter()
-                outcome = stage.run(self.context(audits[stage.name]), self.config.stages[stage.name])
+                outcome = self._run_stage(stage, audits[stage.name])
                 outcome.seconds = time.perf_counter() - started
                 # the summary's counts, read from the manifests as for a skipped stage
                 written = skipped_outcome(stage, run_dir)
@@ -123,6 +137,38 @@ class Pipeline:
                 self.echo(f"[{stage.name}] warning: {warning}")
             self.outcomes.append(outcome)
         return self.outcomes
+
+    def _run_stage(self, stage: Stage, audit: dict[str, Any] | None) -> StageOutcome:
+        """One stage in this process, or as ``[parallel] shards`` workers and a merge."""
+        if self.config.parallel.shards > 1 and getattr(stage, "work_list", None):
+            from stage1kit.launchers import run_sharded
+
+            assert self.models is not None
+            self.models.release()  # the workers load their own copies (on their own GPUs)
+            return run_sharded(stage, self.context(audit))
+        return stage.run(self.context(audit), self.config.stages[stage.name])
+
+    def run_shard(self, stage: Stage, audit: dict[str, Any] | None) -> StageOutcome:
+        """This pipeline's shard of ``stage``: skipped when its shard file is up to date."""
+        from stage1kit.manifest import stale_reason
+
+        assert self.shard is not None
+        run_dir = self.context().run_dir
+        if stage.stale_reason(self.config, run_dir) is None:  # merged already (an array task run again)
+            self.echo(f"[{stage.name}] up to date (merged; manifest matches inputs and config); shard {self.shard} skipped")
+            return skipped_outcome(stage, run_dir)
+        (output,) = stage.output_paths(run_dir)
+        data = self.shard.path(output)
+        reason = stale_reason(data, inputs=stage.input_paths(run_dir), config=stage.cache_key(self.config))
+        if reason is None:
+            self.echo(f"[{stage.name}] shard {self.shard} up to date ({data.name}); skipped")
+            return skipped_outcome(stage, run_dir, [data])
+        self._check_inputs(stage)
+        self.echo(f"[{stage.name}] running shard {self.shard} into {data.name}: {reason}")
+        started = time.perf_counter()
+        outcome = stage.run(replace(self.context(audit), shard=self.shard), self.config.stages[stage.name])
+        outcome.seconds = time.perf_counter() - started
+        return outcome
 
     def _check_inputs(self, stage: Stage) -> None:
         run_dir = self.context().run_dir
@@ -135,13 +181,14 @@ class Pipeline:
                 )
 
 
-def skipped_outcome(stage: Stage, run_dir: Any) -> StageOutcome:
+def skipped_outcome(stage: Stage, run_dir: Any, outputs: list[Path] | None = None) -> StageOutcome:
     """The outcome of an up-to-date stage, with its figures read back from its manifests; "in" is
-    the records of its first JSONL input, "out" those of its outputs."""
+    the records of its first JSONL input, "out" those of its outputs (default: the stage's own;
+    a shard's file for a shard)."""
     from stage1kit.manifest import load_manifest, verdict_of, verdict_reasons
     from stage1kit.rundir import manifest_path_for
 
-    outputs = stage.output_paths(run_dir)
+    outputs = outputs or stage.output_paths(run_dir)
     outcome = StageOutcome(stage=stage.name, skipped=True, outputs=outputs)
     verdicts = set()
     for name, output in zip(stage.outputs, outputs):

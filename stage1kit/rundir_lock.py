@@ -124,6 +124,61 @@ class RunDirLock:
                 os.close(fd)
 
 
+class ShardLock:
+    """``with ShardLock(run_dir, "responses.shard-03-of-08"): ...`` — one shard run (``--shard I/N``).
+
+    The shards of a SLURM array work side by side in one run directory, so a shard takes the
+    run-directory lock *shared* (other shards may hold it too; a whole run, which takes it
+    exclusively, is refused while any shard works, and a shard is refused while a run works), and
+    its own shard's lock exclusively (the same shard twice at once is refused). Shared holders never
+    remove the lock file: others may still hold it. Raises :class:`RunDirBusy` at once.
+    """
+
+    def __init__(self, root: str | Path, shard: str) -> None:
+        self.root = Path(root)
+        self.shard_path = self.root / f".stage1kit.{shard}.lock"
+        self._fds: list[int] = []
+
+    def __enter__(self) -> "ShardLock":
+        self._fds.append(_lock_file(self.root, self.root / LOCK_NAME, fcntl.LOCK_SH))
+        try:
+            fd = _lock_file(self.root, self.shard_path, fcntl.LOCK_EX)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        _write_holder(fd)
+        self._fds.append(fd)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if len(self._fds) == 2:
+            self.shard_path.unlink(missing_ok=True)  # while still locked, as RunDirLock does
+        for fd in reversed(self._fds):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        self._fds.clear()
+
+
+def _lock_file(root: Path, path: Path, mode: int) -> int:
+    """Lock ``path`` (``LOCK_SH`` or ``LOCK_EX``) without waiting; :class:`RunDirBusy` names the holder."""
+    for _ in range(MAX_ATTEMPTS):
+        root.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise RunDirBusy(_busy_message(root, holder)) from None
+        if _is_current(fd, path):
+            return fd
+        os.close(fd)
+    raise RunDirBusy(f"could not lock {path}: other processes keep taking and releasing it; try again")
+
+
 def _is_current(fd: int, path: Path) -> bool:
     """Whether ``fd`` is still the file at ``path`` (not one a previous holder has removed)."""
     try:
@@ -175,7 +230,7 @@ def _busy_message(root: Path, holder: dict[str, Any]) -> str:
         )
         stop = f" (or stop it: kill {holder['pid']})"
     else:
-        who = "a process that has not yet recorded itself"
+        who = "a process that has not yet recorded itself, or shard runs (`--shard I/N`) working side by side"
         stop = ""
     return (
         f"run directory {root} is in use by another stage1kit run: {who}. Two runs in one directory would "

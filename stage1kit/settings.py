@@ -106,6 +106,31 @@ class PromptSettings:
         PromptFormat.from_settings(self)  # the format's own checks, with the key they name
 
 
+@dataclass
+class ParallelSettings:
+    """``[parallel]``: run the work-list stages (responses, judge) as data-parallel shards, then merge.
+
+    Sharding never changes the data: shard i of n computes a contiguous block of the work list, seeded
+    by position in the whole list, so the merged file equals a single-process run record for record.
+    It is not part of any stage's cache key.
+    """
+
+    shards: int = field(default=1, metadata=help_metadata("worker processes per sharded stage (1: no sharding)"))
+    launcher: str = field(default="local", metadata=help_metadata("local (processes on this machine) or ray (tasks on a Ray cluster)"))
+    gpus_per_shard: int = field(default=1, metadata=help_metadata("GPUs each shard gets; 0: the workers share the visible GPUs (ignored without GPUs)"))
+    ray_address: str | None = field(default=None, metadata=help_metadata("launcher = ray: the cluster to join (default: start a local one)"))
+
+    def __post_init__(self) -> None:
+        require_range(self, "shards", minimum=1)
+        require_range(self, "gpus_per_shard", minimum=0)
+        if self.launcher not in LAUNCHERS:
+            raise ValueError(f"launcher = {self.launcher!r}: must be one of {', '.join(LAUNCHERS)}")
+
+
+#: the values of ``[parallel] launcher``
+LAUNCHERS = ("local", "ray")
+
+
 # --------------------------------------------------------------------------- validation
 
 

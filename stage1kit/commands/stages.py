@@ -45,6 +45,14 @@ def _common_options(stage: Any) -> list[Callable[[Callable], Callable]]:
         ),
         click.option("--quiet", is_flag=True, help="No progress bars."),
     ]
+    if stage.name in ("instructions", "responses", "judge"):  # instructions: to say why it cannot be sharded
+        options.append(
+            click.option(
+                "--shard", metavar="I/N", default=None,
+                help="Compute only shard I of N (from 0) of the work list into a shard file; `stage1kit merge` joins them. "
+                "responses and judge only.",
+            )
+        )
     if stage.uses_critic:
         options[2:2] = click_options(CriticSettings, prefix="critic_")
     if stage.uses_prompt:  # --prompt-template, --prompt-separator, --prompt-stop: the [prompt] table
@@ -76,26 +84,43 @@ def build_config(stage: Any, params: dict[str, Any], **other_stages: Any) -> Any
     return default_config(Path("command-line options"), run=run, **tables, **other_stages)
 
 
-def run_one_stage(stage: Any, config: Any, quiet: bool) -> Any:
-    """Run ``stage`` through the pipeline and print its summary; a FAIL verdict exits 1."""
+def run_one_stage(stage: Any, config: Any, quiet: bool, shard: Any = None) -> Any:
+    """Run ``stage`` (or its ``shard``) through the pipeline and print its summary; a FAIL verdict exits 1."""
     from stage1kit.console import quiet_libraries
     from stage1kit.distributed import is_main_process, main_process_echo
-    from stage1kit.pipeline import Pipeline, VerdictFailed
+    from stage1kit.pipeline import Pipeline
     from stage1kit.plugins import get_registry
-    from stage1kit.rundir_lock import RunDirLock
+    from stage1kit.rundir_lock import RunDirLock, ShardLock
 
     main = is_main_process()  # under `accelerate launch` every copy runs this; one speaks
-    with quiet_libraries(quiet), RunDirLock(config.run_dir, across_processes=stage.runs_across_processes):  # one run per run directory
-        pipeline = Pipeline(config, get_registry(), show_progress=main and not quiet, echo=main_process_echo(click.echo))
+    # one run per run directory; the shards of an array share it, each holding its own shard alone
+    if shard is None:
+        lock = RunDirLock(config.run_dir, across_processes=stage.runs_across_processes)
+    else:
+        lock = ShardLock(config.run_dir, f"{stage.name}.{shard.tag}")
+    with quiet_libraries(quiet), lock:
+        pipeline = Pipeline(config, get_registry(), show_progress=main and not quiet, echo=main_process_echo(click.echo), shard=shard)
         (outcome,) = pipeline.run([stage])
     if main:
         print_summary(stage, outcome)
+    if main and shard is not None and any(shard.tag in Path(path).name for path in outcome.outputs):  # not when merged already
+        click.echo(
+            f"shard {shard} of {stage.name} written; once all {shard.count} are, join them with "
+            f"`stage1kit merge {stage.name} --run-dir {config.run_dir}`"
+        )
+    fail_on_verdict(stage, outcome, config.run_dir)
+    return outcome
+
+
+def fail_on_verdict(stage: Any, outcome: Any, run_dir: Path) -> None:
+    """A FAIL verdict ends the command with its failed checks (exit 1); the data stays."""
+    from stage1kit.pipeline import VerdictFailed
+
     if outcome.verdict == "fail":
         raise VerdictFailed(
             f"{stage.name}: verdict FAIL; failed checks:\n" + "\n".join(f"  - {reason}" for reason in outcome.failures)
-            + f"\nThe data and its manifest are in {config.run_dir}; `stage1kit manifest show` prints the manifest."
+            + f"\nThe data and its manifest are in {run_dir}; `stage1kit manifest show` prints the manifest."
         )
-    return outcome
 
 
 def print_summary(stage: Any, outcome: Any) -> None:
@@ -140,12 +165,23 @@ def stage_command(stage: Any, name: str, help_text: str, extra: list[Callable[[C
         quiet = params.pop("quiet")
         other = {"evaluate": _evaluate_for_heldout(params)} if "heldout" in params else {}
         try:
-            run_one_stage(stage, build_config(stage, params, **other), quiet)
+            shard = _shard(stage, params.pop("shard", None))
+            run_one_stage(stage, build_config(stage, params, **other), quiet, shard)
         except Stage1kitError as exc:  # also when the command is invoked on its own, not through the group
             raise as_click_error(exc) from exc
 
     command.__doc__ = help_text
     return click.command(name, help=help_text)(add_options(command, _common_options(stage) + list(extra)))
+
+
+def _shard(stage: Any, text: str | None) -> Any:
+    """``--shard I/N``, checked before anything loads."""
+    if text is None:
+        return None
+    from stage1kit.shards import ShardSpec, check_shardable
+
+    check_shardable(stage)
+    return ShardSpec.parse(text)
 
 
 def _evaluate_for_heldout(params: dict[str, Any]) -> Any:
@@ -180,3 +216,29 @@ def train_group() -> None:
 
 train_group.add_command(stage_command(_stage("train-sft"), "sft", "Supervised fine-tuning on RUN_DIR/sft.jsonl (completion-only loss), into RUN_DIR/train-sft/."))
 train_group.add_command(stage_command(_stage("train-dpo"), "dpo", "DPO on RUN_DIR/dpo.jsonl starting from RUN_DIR/train-sft/, into RUN_DIR/train-dpo/."))
+
+
+@click.command("merge")
+@click.argument("stage_name", metavar="STAGE", type=click.Choice(["responses", "judge"]))
+@click.option("--run-dir", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path), help="The run directory.")
+@click.option("--shards", type=click.IntRange(min=1), default=None, help="How many shards (default: the one count found).")
+def merge_command(stage_name: str, run_dir: Path, shards: int | None) -> None:
+    """Join the shard files of STAGE (written by `--shard I/N` runs) into its dataset and manifest.
+
+    Checks that every shard is there and finished, and that all were made with one config from the
+    same inputs; the result is what a single-process run writes, so `stage1kit run` then skips the
+    stage. Shard files are removed only after the dataset and its manifest are written.
+    """
+    from stage1kit.errors import Stage1kitError, as_click_error
+    from stage1kit.rundir import RunDir
+    from stage1kit.rundir_lock import RunDirLock
+    from stage1kit.shards import merge_shards
+
+    stage = _stage(stage_name)
+    try:
+        with RunDirLock(run_dir):
+            outcome = merge_shards(stage, RunDir.at(run_dir), shards)
+        print_summary(stage, outcome)
+        fail_on_verdict(stage, outcome, run_dir)
+    except Stage1kitError as exc:
+        raise as_click_error(exc) from exc

@@ -18,7 +18,7 @@ import contextlib
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from stage1kit.models import ModelAccess
     from stage1kit.plugins import Registry
     from stage1kit.prompting import PromptFormat
+    from stage1kit.shards import ShardSpec
 
 
 class StageInputError(Stage1kitError):
@@ -81,10 +82,17 @@ class StageContext:
     audit: dict[str, Any] | None = None
     show_progress: bool = True
     echo: Callable[[str], None] = print
+    #: set when this process computes one shard of a work-list stage (see :mod:`stage1kit.shards`)
+    shard: "ShardSpec | None" = None
 
     @property
     def run_dir(self) -> RunDir:
         return RunDir.at(self.config.run_dir)
+
+    def outside_shard(self, ids: "Sequence[str]") -> set[str]:
+        """Ids of the whole work list ``ids`` that other shards compute (none outside a shard run):
+        a stage counts them as done, so its batches are cut from the whole list as in one process."""
+        return self.shard.outside(ids) if self.shard is not None else set()
 
     def base_model(self) -> Any:
         """The base model as the data stages use it: served by the ``[engine]`` (transformers by default)."""
@@ -230,6 +238,9 @@ class JsonlStage(Stage):
 
     #: the record fields the manifest's contamination scan reads
     text_fields: ClassVar[tuple[str, ...]] = ()
+    #: (input artifact, id field) of a stage that maps a work list item by item: it can run as
+    #: shards (``--shard I/N``, ``[parallel]``), and its records carry the item's ``instruction_id``
+    work_list: ClassVar[tuple[str, str] | None] = None
 
     def produce(self, ctx: StageContext, settings: Any, sink: Any, existing: list[dict[str, Any]]) -> Produced:
         """Write the stage's records to ``sink``; ``existing`` were written by an interrupted run."""
@@ -242,13 +253,19 @@ class JsonlStage(Stage):
         """What the user must know about this output although its verdict may pass (none by default)."""
         return []
 
+    def merged_stats(self, shard_qcs: list[dict[str, Any]]) -> dict[str, Any]:
+        """What :meth:`qc` gets as ``produced.stats`` when shards are merged (nothing by default)."""
+        return {}
+
     def run(self, ctx: StageContext, settings: Any) -> StageOutcome:
-        from stage1kit.manifest import verdict_of, verdict_reasons, write_manifest
+        from stage1kit.manifest import write_manifest
         from stage1kit.records import RecordWriter, read_records
         from stage1kit.resume import finish_output, start_output
 
         started = time.perf_counter()
         (output,) = self.output_paths(ctx.run_dir)
+        if ctx.shard is not None:  # a shard writes its own file; only the merge writes the output
+            output = ctx.shard.path(output)
         inputs, key = self.input_paths(ctx.run_dir), self.cache_key(ctx.config)
         staged = staging_path(output)
         start_output(staged, config=key, inputs=inputs)
@@ -257,6 +274,8 @@ class JsonlStage(Stage):
             produced = self.produce(ctx, settings, sink, existing)
         records = read_records(staged)
         qc = self.qc(records, produced, settings)
+        if ctx.shard is not None:
+            qc["shard"] = ctx.shard.describe()
         replace_output(staged, output)
         manifest = write_manifest(
             self.name,
@@ -266,23 +285,67 @@ class JsonlStage(Stage):
             model=ctx.base_model().provenance,
             plugins=produced.plugins,
             qc=qc,
-            thresholds=settings.thresholds,
+            # a shard's verdict checks contamination and the audit; the thresholds apply to the merged whole
+            thresholds=settings.thresholds if ctx.shard is None else {},
             audit=ctx.audit,
+            text_fields=self.text_fields,
+            warnings=self.warnings(qc, settings) if ctx.shard is None else [],
+        )
+        finish_output(staged)
+        return _outcome(self.name, manifest, output, produced.records_in, len(records), qc, started)
+
+    def write_merged(self, run_dir: RunDir, records: list[dict[str, Any]], shard_manifests: list[dict[str, Any]]) -> StageOutcome:
+        """Write checked shards' ``records`` (in work-list order) as this stage's output, with the QC,
+        thresholds and manifest a single-process run writes (see :func:`stage1kit.shards.merge_shards`)."""
+        from stage1kit.manifest import write_manifest
+        from stage1kit.records import write_records_atomic
+        from stage1kit.resume import finish_output
+
+        started = time.perf_counter()
+        first = shard_manifests[0]
+        settings = self.settings_from_table(first["config"]["settings"], f"{self.name} shard manifest [settings]")
+        inputs = self.input_paths(run_dir)
+        records_in = int(first["inputs"][0].get("records") or 0) if first["inputs"] else 0
+        produced = Produced(records_in, first["plugins"], self.merged_stats([m["qc"] for m in shard_manifests]))
+        (output,) = self.output_paths(run_dir)
+        staged = staging_path(output)
+        write_records_atomic(staged, records)
+        qc = self.qc(records, produced, settings)
+        replace_output(staged, output)
+        manifest = write_manifest(
+            self.name,
+            output,
+            inputs=inputs,
+            config=first["config"],
+            model=first["model"],
+            plugins=first["plugins"],
+            qc=qc,
+            thresholds=settings.thresholds,
+            # the shards' audits: one with findings speaks for the whole
+            audit=next((m["audit"] for m in shard_manifests if m["audit"] and not m["audit"].get("clean")), first["audit"]),
             text_fields=self.text_fields,
             warnings=self.warnings(qc, settings),
         )
         finish_output(staged)
-        return StageOutcome(
-            stage=self.name,
-            records_in=produced.records_in,
-            records_out=len(records),
-            seconds=time.perf_counter() - started,
-            outputs=[output],
-            stats=qc,
-            verdict=verdict_of(manifest),
-            failures=verdict_reasons(manifest),
-            warnings=list(manifest.get("warnings", [])),
-        )
+        return _outcome(self.name, manifest, output, records_in, len(records), qc, started)
+
+
+def _outcome(
+    stage: str, manifest: dict[str, Any], output: Path, records_in: int, records_out: int, qc: dict[str, Any], started: float
+) -> StageOutcome:
+    from stage1kit.manifest import verdict_of, verdict_reasons
+
+    return StageOutcome(
+        stage=stage,
+        records_in=records_in,
+        records_out=records_out,
+        seconds=time.perf_counter() - started,
+        outputs=[output],
+        stats=qc,
+        verdict=verdict_of(manifest),
+        failures=verdict_reasons(manifest),
+        warnings=list(manifest.get("warnings", [])),
+    )
 
 
 # --------------------------------------------------------------------------- shared helpers

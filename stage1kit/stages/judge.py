@@ -46,6 +46,7 @@ class JudgeStage(JsonlStage):
     uses_engine = True
     uses_prompt = True
     text_fields = ("instruction", "prompt", "candidates")
+    work_list = ("responses", "instruction_id")
     summary_keys = ("judgements", "comparisons", "order_agreement_rate", "duplicate_candidates", "mean_abs_margin", "mean_confidence")
 
     def produce(self, ctx: StageContext, settings: JudgeSettings, sink: Any, existing: list[dict[str, Any]]) -> Produced:
@@ -53,9 +54,11 @@ class JudgeStage(JsonlStage):
         critic, loaded, prompt_format = ctx.critic(), ctx.base_model(), ctx.prompt_format()
         ranking_config = RankingConfig(round_robin_max_k=settings.round_robin_max_k, finalists=settings.finalists)
         described = critic.describe()
-        done = {r.get("instruction_id") for r in existing}
-        already = sum(r["instruction_id"] in done for r in responses)
-        with ctx.progress("judge", len(responses), already) as advance:
+        # judged already, and (in a shard run) what other shards judge: batches stay cut from the whole list
+        outside = ctx.outside_shard([r["instruction_id"] for r in responses])
+        done = {r.get("instruction_id") for r in existing} | outside
+        already = sum(r["instruction_id"] in done for r in responses) - len(outside)
+        with ctx.progress("judge", len(responses) - len(outside), already) as advance:
             for batch in resume_batches(responses, settings.instructions_per_batch, done, key=lambda r: r["instruction_id"]):
                 rankings = rank_candidates(critic, loaded, [(r["instruction"], r["candidates"]) for r in batch.items], ranking_config)
                 for record, ranking, fresh in zip(batch.items, rankings, batch.fresh):

@@ -45,6 +45,7 @@ class ResponsesStage(JsonlStage):
     uses_prompt = True
     uses_engine = True
     text_fields = ("instruction", "candidates")
+    work_list = ("instructions", "id")
     summary_keys = ("instructions", "candidates", "empty", "duplicates", "truncated")
 
     def plugin_uses(self, settings: ResponsesSettings) -> list[PluginUse]:
@@ -58,9 +59,11 @@ class ResponsesStage(JsonlStage):
                 f"[responses] generator = {settings.generator!r}: its generate() takes no prompt_format, so its answers would "
                 "not answer the run's [prompt] format; update the plugin (see stage1kit.protocols.ResponseGenerator)"
             )
-        done = {r.get("instruction_id") for r in existing}
-        already = sum(r["id"] in done for r in instructions)
-        with ctx.progress("responses", len(instructions), already) as advance:
+        # records already written, and (in a shard run) the instructions other shards answer
+        outside = ctx.outside_shard([r["id"] for r in instructions])
+        done = {r.get("instruction_id") for r in existing} | outside
+        already = sum(r["id"] in done for r in instructions) - len(outside)
+        with ctx.progress("responses", len(instructions) - len(outside), already) as advance:
             stats = generator.generate(
                 ctx.base_model(), instructions, sink, k=settings.k, seed=settings.seed, done=done, progress=advance,
                 prompt_format=ctx.prompt_format(),
@@ -70,6 +73,24 @@ class ResponsesStage(JsonlStage):
     def qc(self, records: list[dict[str, Any]], produced: Produced, settings: ResponsesSettings) -> dict[str, Any]:
         # the file's counts, plus what the generator itself reported for this session's records
         return response_qc(records, k=settings.k) | {"generator": produced.stats}
+
+    def merged_stats(self, shard_qcs: list[dict[str, Any]]) -> dict[str, Any]:
+        return merge_generator_stats([qc.get("generator") or {} for qc in shard_qcs])
+
+
+def merge_generator_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One generator report from the shards' (``GenerationStats.to_dict``): counts add up, lists join."""
+    merged: dict[str, Any] = {"target": 0, "accepted": 0, "rounds": 0, "generated": 0, "rejected": {}, "per_round": [], "notes": []}
+    for part in parts:
+        for key in ("target", "accepted", "rounds", "generated"):
+            merged[key] += int(part.get(key) or 0)
+        for reason, count in (part.get("rejected") or {}).items():
+            merged["rejected"][reason] = merged["rejected"].get(reason, 0) + int(count)
+        merged["per_round"] += list(part.get("per_round") or [])
+        merged["notes"] += [n for n in part.get("notes") or [] if n not in merged["notes"]]
+    merged["acceptance_rate"] = merged["accepted"] / merged["generated"] if merged["generated"] else 0.0
+    merged["target_reached"] = all(bool(part.get("target_reached")) for part in parts)
+    return merged
 
 
 def candidate_counts(candidates: list[str]) -> tuple[int, int]:

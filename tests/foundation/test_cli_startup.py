@@ -12,7 +12,7 @@ try:
     main()  # the console script itself: plugins loaded, their register_commands hooks run
 except SystemExit as exit:
     assert not exit.code, exit.code
-heavy = [m for m in ("torch", "transformers", "trl", "peft") if m in sys.modules]
+heavy = [m for m in ("torch", "transformers", "trl", "peft", "ray") if m in sys.modules]
 print("HEAVY=" + ",".join(heavy))
 """
 
@@ -24,6 +24,10 @@ def _heavy_modules_after(args):
 
 def test_help_imports_no_torch():
     assert _heavy_modules_after(["--help"]) == ""
+
+
+def test_merge_help_imports_no_torch_or_ray():
+    assert _heavy_modules_after(["merge", "--help"]) == ""
 
 
 def test_plugins_listing_imports_no_torch():

@@ -123,3 +123,26 @@ def test_a_one_process_command_launched_in_several_is_refused_by_its_other_copie
         with RunDirLock(tmp_path):
             pass
     assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_shards_work_side_by_side_and_a_whole_run_waits_for_them(tmp_path):
+    from stage1kit.rundir_lock import ShardLock
+
+    with ShardLock(tmp_path, "responses.shard-00-of-02"), ShardLock(tmp_path, "responses.shard-01-of-02"):
+        with pytest.raises(RunDirBusy, match="shard runs"):
+            with RunDirLock(tmp_path):
+                pass
+        with pytest.raises(RunDirBusy, match=f"pid {os.getpid()}"):  # the same shard twice
+            with ShardLock(tmp_path, "responses.shard-01-of-02"):
+                pass
+    with RunDirLock(tmp_path):  # all shards done: a run may start
+        pass
+    assert not (tmp_path / ".stage1kit.responses.shard-00-of-02.lock").exists()
+
+
+def test_a_shard_is_refused_while_a_whole_run_works(tmp_path, other_process_holding):
+    from stage1kit.rundir_lock import ShardLock
+
+    with pytest.raises(RunDirBusy, match=f"pid {other_process_holding.pid}"):
+        with ShardLock(tmp_path, "judgements.shard-00-of-02"):
+            pass

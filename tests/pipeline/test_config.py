@@ -34,6 +34,33 @@ def test_wrong_type_names_key_and_expected_type(config_path, edit):
         load_config(config_path)
 
 
+@pytest.mark.parametrize(
+    "old, new, why",
+    [
+        ('launcher = "local"', 'launcher = "slurm"', r"\[parallel\]: launcher = 'slurm': must be one of local, ray"),
+        ("shards = 1", "shards = 0", r"\[parallel\]: shards = 0: must be at least 1"),
+    ],
+)
+def test_parallel_settings_are_checked(config_path, edit, old, new, why):
+    edit(config_path, old, new)
+    with pytest.raises(ConfigError, match=why):
+        load_config(config_path)
+
+
+def test_parallel_shards_come_from_the_config(config_path, edit):
+    edit(config_path, "shards = 1", "shards = 4")
+    parallel = load_config(config_path).parallel
+    assert (parallel.shards, parallel.launcher, parallel.gpus_per_shard, parallel.ray_address) == (4, "local", 1, None)
+
+
+def test_a_pinned_gpu_with_shards_is_a_config_problem(config_path, edit):
+    edit(config_path, "shards = 1", "shards = 2")
+    config = load_config(config_path)
+    config.model.device = "cuda:1"
+    [problem] = config_problems(config, get_registry())
+    assert "[model] device = 'cuda:1' pins one GPU" in problem and "[parallel] shards = 2" in problem
+
+
 def test_unknown_section_is_an_error(config_path):
     config_path.write_text(config_path.read_text() + "\n[trainng]\nx = 1\n")
     with pytest.raises(ConfigError, match=r"unknown section \[trainng\]"):
