@@ -247,7 +247,8 @@ class CleanModelLoader:
             "tokenizer": tokenizer_dir,
             "revision": self.revision,
             "trust_remote_code": self.trust_remote_code,
-            "dtype": self.dtype or "auto",
+            # unset, the checkpoint's own dtype, as transformers loads it (vLLM's "auto" would halve a float32 one)
+            "dtype": self.dtype or _checkpoint_dtype(config) or "auto",
             "seed": seed,
         } | engine_args
         try:
@@ -461,6 +462,12 @@ class CleanModelLoader:
             "chat_template_sha256": self._file_hashes(TEMPLATE_FILES),
             "libraries": _library_versions(),
         }
+
+
+def _checkpoint_dtype(config: Any) -> str | None:
+    """The dtype a checkpoint's config names (``"float32"``, ``"bfloat16"``), None if it names none."""
+    value = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    return str(value).replace("torch.", "") if value else None
 
 
 def _torch_dtype(name: str) -> Any:

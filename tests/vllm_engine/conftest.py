@@ -14,8 +14,10 @@ from stage1kit.models import ModelAccess
 from stage1kit.plugins import get_registry
 from stage1kit.settings import EngineSettings, ModelSettings
 
-#: what a CPU engine needs here: a fixed KV cache (its default is a share of RAM) and no graph capture
-CPU_ENGINE = {"kv_cache_memory_bytes": 256 * 2**20, "enforce_eager": True, "max_model_len": 256, "max_num_seqs": 64}
+#: what a CPU engine needs here: a fixed KV cache (its default is a share of RAM) and no graph capture;
+#: no prefix cache either, so the session's engine, warm from earlier tests, computes every prompt
+#: the way a shard worker's fresh engine does (a cached prefix takes another attention path)
+CPU_ENGINE = {"kv_cache_memory_bytes": 256 * 2**20, "enforce_eager": True, "max_model_len": 256, "max_num_seqs": 64, "enable_prefix_caching": False}
 MODEL_SETTINGS = ModelSettings(id=str(MODEL_DIR), dtype="float32", device="cpu")
 
 
