@@ -32,7 +32,8 @@ def wilson_interval(successes: float, n: int, z: float = Z_95) -> tuple[float, f
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # the interval holds p exactly: at 0/n and n/n rounding would leave it a hair outside
+    return (min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half)))
 
 
 def classify(verdict: PairVerdict, *, tie_confidence: float, orders_must_agree: bool) -> str:

@@ -26,6 +26,15 @@ def test_wilson_interval_matches_published_values():
     assert high == pytest.approx(0.9433178, abs=1e-6)
     assert wilson_interval(0, 5)[0] == 0.0 and 0.0 < wilson_interval(0, 5)[1] < 0.6
     assert wilson_interval(5, 5)[1] == 1.0 and 0.4 < wilson_interval(5, 5)[0] < 1.0
+
+
+def test_wilson_interval_holds_its_proportion_at_the_ends():
+    # rounding put 0/3 at [5.6e-17, ...] and 10/10 at [..., 0.9999999999999999]: a negative error
+    # bar, which the accuracy plot refused
+    for n in range(1, 200):
+        for k in (0, n):
+            low, high = wilson_interval(k, n)
+            assert low <= k / n <= high
     assert wilson_interval(0, 0) is None
 
 
