@@ -83,7 +83,11 @@ def _run_shard(job: ShardJob) -> dict[str, Any]:
     models = ModelAccess(job.config.model, job.config.model_id)
     pipeline = Pipeline(job.config, get_registry(), show_progress=False, echo=_echo, models=models, shard=job.shard)
     started = time.perf_counter()
-    outcome = pipeline.run_shard(stage, job.audit)
+    try:
+        outcome = pipeline.run_shard(stage, job.audit)
+    finally:  # a Ray worker process lives on for other tasks: its engine must not keep the GPU
+        models.release()
+        _free_gpu_memory()
     print(f"stage1kit worker: shard {job.shard} done: {outcome.records_out} records in {time.perf_counter() - started:.1f}s", flush=True)
     return {"shard": job.shard.index, "records": outcome.records_out, "skipped": outcome.skipped}
 
