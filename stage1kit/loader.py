@@ -258,14 +258,17 @@ class CleanModelLoader:
         dtype = str(llm.llm_engine.model_config.dtype).replace("torch.", "")
         provenance = self._provenance(config, dtype, tokenizer, template_sources)
         facts = {"generation_defaults": self._generation_defaults(), "tokenizer_dir": tokenizer_dir}
+        engine = wrap(llm, tokenizer, facts)
+        # what the engine says of itself (version, settings, sampling defaults, how it scores options),
+        # and the arguments it was built with
         provenance["engine"] = {
             "name": "vllm",
             "version": getattr(vllm, "__version__", "unknown"),
-            "settings": {k: v for k, v in engine_args.items()},
-            "seed": seed,
+            **engine.describe(),
+            "arguments": {k: v for k, v in arguments.items() if k not in ("model", "tokenizer")},
             "prompts": "token ids from the clean tokenizer",
         }
-        return LoadedModel(model=None, tokenizer=tokenizer, provenance=provenance, engine=wrap(llm, tokenizer, facts))
+        return LoadedModel(model=None, tokenizer=tokenizer, provenance=provenance, engine=engine)
 
     def _generation_defaults(self) -> dict[str, Any]:
         """The sampling defaults transformers' ``generate`` would apply to this model (its
