@@ -63,6 +63,7 @@ _PUBLIC: dict[str, str] = {
     "OptionTokens": "stage1kit.logprobs",
     "encode_prompts": "stage1kit.logprobs",
     "context_length": "stage1kit.logprobs",
+    "ContextLengthError": "stage1kit.logprobs",
     # the one prompt format ([prompt]): generators sample under it, trainers and evaluators use it
     "PromptFormat": "stage1kit.prompting",
     "DEFAULT_FORMAT": "stage1kit.prompting",

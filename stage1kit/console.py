@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import Any
 
 #: Packages whose logs and warnings ``--quiet`` silences.
-LIBRARIES = ("transformers", "datasets", "huggingface_hub", "trl", "peft", "accelerate")
+LIBRARIES = ("transformers", "datasets", "huggingface_hub", "trl", "peft", "accelerate", "vllm")
 #: Those that log through a plain stdlib logger named after them; the others (re)set their logger's
 #: level when first imported, so their own ``set_verbosity`` is used instead.
 PLAIN_LOGGERS = ("trl", "peft", "accelerate")
@@ -53,7 +53,31 @@ def quiet_libraries(quiet: bool) -> Iterator[None]:
         _silence_when_imported("huggingface_hub", lambda: _silence_hub(bars=hub_bars), stack)
         _silence_when_imported("transformers", _silence_transformers, stack)
         _silence_when_imported("datasets", _silence_datasets, stack)
+        stack.enter_context(_vllm_logs_at_error())
         yield
+
+
+@contextlib.contextmanager
+def _vllm_logs_at_error() -> Iterator[None]:
+    """vLLM reads its log level from the environment when imported, in this process and in the
+    engine processes it starts (which inherit the environment), so the switch is the variable; a
+    vLLM already imported has its logger set too."""
+    import os
+
+    before = os.environ.get("VLLM_LOGGING_LEVEL")
+    os.environ["VLLM_LOGGING_LEVEL"] = "ERROR"
+    logger = logging.getLogger("vllm")
+    level = logger.level
+    if "vllm" in sys.modules:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        if before is None:
+            os.environ.pop("VLLM_LOGGING_LEVEL", None)
+        else:
+            os.environ["VLLM_LOGGING_LEVEL"] = before
 
 
 @contextlib.contextmanager

@@ -28,6 +28,7 @@ from typing import Any
 
 from stage1kit import (
     Completion,
+    ContextLengthError,
     LoadedModel,
     OptionTokens,
     SamplingSettings,
@@ -144,6 +145,7 @@ class VllmEngine:
 
         if not prompt_ids:
             return []
+        self._check_lengths(prompt_ids)
         greedy = settings.temperature <= 0
         # greedy samples are all the same answer: decode it once and repeat it, as generate would
         per_prompt = 1 if greedy else num_return_sequences
@@ -155,6 +157,18 @@ class VllmEngine:
         flat = [make_completion(self.tokenizer, text, row, end, settings, self._stops) for text, row, end in zip(texts, rows, ends)]
         grouped = [flat[i * per_prompt : (i + 1) * per_prompt] for i in range(len(prompt_ids))]
         return [group * num_return_sequences if greedy else group for group in grouped]
+
+    def _check_lengths(self, prompt_ids: Sequence[Sequence[int]]) -> None:
+        """A prompt the engine cannot take is the user's to fix, named here (vLLM would raise from deep
+        inside its renderer, after the batch was half submitted)."""
+        limit = self.context_length
+        longest = max(range(len(prompt_ids)), key=lambda i: len(prompt_ids[i]))
+        if limit is not None and len(prompt_ids[longest]) >= limit:
+            raise ContextLengthError(
+                f"a prompt of {len(prompt_ids[longest])} tokens (prompt {longest} of this batch) leaves no room to answer: "
+                f"the engine serves at most {limit} positions. Shorten the prompt (a generator's few-shot header, "
+                "e.g. preamble = \"\" and examples = []) or raise [engine] settings max_model_len if the model takes more"
+            )
 
     def _sampling_params(self, settings: SamplingSettings, n: int, seed: int) -> Any:
         from vllm import SamplingParams

@@ -110,3 +110,11 @@ def test_seeded_samples_survive_prompts_too_many_for_one_engine_step(served_demo
     sampling = SamplingSettings(max_new_tokens=4, temperature=0.8, top_p=0.95, stop=("\n",))
     groups = sample(served_demo, long_prompts, sampling, num_return_sequences=4, seed=3)
     assert len(groups) == 96 and all(len(group) == 4 for group in groups)
+
+
+def test_a_prompt_longer_than_the_engine_takes_says_what_to_shorten(served_demo):
+    from stage1kit.logprobs import ContextLengthError
+
+    too_long = world.ANSWER_TEMPLATE.format(instruction=" ".join(f.question for f in FACTS * 6))
+    with pytest.raises(ContextLengthError, match="leaves no room to answer: the engine serves at most 256 positions"):
+        sample(served_demo, [_prompts()[0], too_long], GREEDY)
