@@ -7,10 +7,11 @@ manifest, where the training gate checks it again.
 
 from __future__ import annotations
 
-from stage1kit.errors import Stage1kitError
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from stage1kit.errors import Stage1kitError
 
 
 class AuditGateError(Stage1kitError):

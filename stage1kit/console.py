@@ -18,6 +18,7 @@ import contextlib
 import importlib.abc
 import importlib.util
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -62,8 +63,6 @@ def _vllm_logs_at_error() -> Iterator[None]:
     """vLLM reads its log level from the environment when imported, in this process and in the
     engine processes it starts (which inherit the environment), so the switch is the variable; a
     vLLM already imported has its logger set too."""
-    import os
-
     before = os.environ.get("VLLM_LOGGING_LEVEL")
     os.environ["VLLM_LOGGING_LEVEL"] = "ERROR"
     logger = logging.getLogger("vllm")

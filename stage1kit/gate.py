@@ -19,7 +19,6 @@ transformers.
 
 from __future__ import annotations
 
-from stage1kit.errors import Stage1kitError
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from stage1kit.chat_markers import find_markers
+from stage1kit.errors import Stage1kitError
 from stage1kit.hashing import file_sha256
 from stage1kit.manifest import qc_value, verdict_of, verdict_reasons
 from stage1kit.record_ids import duplicate_ids_in

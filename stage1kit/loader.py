@@ -17,7 +17,6 @@ tokenizer adds nothing but its BOS around a text. The family facts (:class:`Fami
 
 from __future__ import annotations
 
-from stage1kit.errors import Stage1kitError
 import json
 import platform
 from dataclasses import dataclass, field
@@ -77,13 +76,8 @@ class LoadedModel:
     @property
     def device(self) -> Any:
         if self.model is None:
-            raise LoaderError(f"{self.model_id} is served by the {self.engine_name} engine: it has no transformers weights to place")
+            raise LoaderError(f"{self.model_id} has no transformers weights to place: the {getattr(self.engine, 'name', '?')} engine serves it")
         return next(self.model.parameters()).device
-
-    @property
-    def engine_name(self) -> str:
-        """``"transformers"`` unless an engine serves the model."""
-        return getattr(self.engine, "name", "transformers") if self.engine is not None else "transformers"
 
     @property
     def model_id(self) -> str:
@@ -211,8 +205,7 @@ class CleanModelLoader:
         model = self._load_model()
         if tokenizer.pad_token_id is not None:
             model.config.pad_token_id = tokenizer.pad_token_id
-        dtype = str(next(model.parameters()).dtype).replace("torch.", "")
-        provenance = self._provenance(model.config, dtype, tokenizer, template_sources)
+        provenance = self._provenance(model.config, _dtype_name(next(model.parameters()).dtype), tokenizer, template_sources)
         return LoadedModel(model=model, tokenizer=tokenizer, provenance=provenance)
 
     def load_vllm(self, wrap: Callable[[Any, Any, dict[str, Any]], Any], *, seed: int = 0, **engine_args: Any) -> LoadedModel:
@@ -255,15 +248,12 @@ class CleanModelLoader:
             llm = vllm.LLM(**arguments)
         except (OSError, ValueError, RuntimeError) as exc:
             raise LoaderError(f"vLLM could not serve '{self.model_name}': {exc}") from exc
-        dtype = str(llm.llm_engine.model_config.dtype).replace("torch.", "")
-        provenance = self._provenance(config, dtype, tokenizer, template_sources)
+        provenance = self._provenance(config, _dtype_name(llm.llm_engine.model_config.dtype), tokenizer, template_sources)
         facts = {"generation_defaults": self._generation_defaults(), "tokenizer_dir": tokenizer_dir}
         engine = wrap(llm, tokenizer, facts)
-        # what the engine says of itself (version, settings, sampling defaults, how it scores options),
-        # and the arguments it was built with
+        # what the engine says of itself (name, version, settings, sampling defaults, how it scores
+        # options), and the arguments it was built with
         provenance["engine"] = {
-            "name": "vllm",
-            "version": getattr(vllm, "__version__", "unknown"),
             **engine.describe(),
             "arguments": {k: v for k, v in arguments.items() if k not in ("model", "tokenizer")},
             "prompts": "token ids from the clean tokenizer",
@@ -470,7 +460,12 @@ class CleanModelLoader:
 def _checkpoint_dtype(config: Any) -> str | None:
     """The dtype a checkpoint's config names (``"float32"``, ``"bfloat16"``), None if it names none."""
     value = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
-    return str(value).replace("torch.", "") if value else None
+    return _dtype_name(value) if value else None
+
+
+def _dtype_name(dtype: Any) -> str:
+    """``torch.bfloat16`` (or the string "bfloat16") as provenance writes it: ``"bfloat16"``."""
+    return str(dtype).replace("torch.", "")
 
 
 def _torch_dtype(name: str) -> Any:

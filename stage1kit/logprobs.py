@@ -30,7 +30,6 @@ one token past the shared tokens, one row per prompt answers all options at once
 
 from __future__ import annotations
 
-from stage1kit.errors import Stage1kitError
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from stage1kit.encoding import EncodedPair, encode_data, encode_pairs
+from stage1kit.errors import Stage1kitError
 
 if TYPE_CHECKING:
     from stage1kit.loader import LoadedModel

@@ -11,7 +11,6 @@ manifest, so manifests validate against a JSON Schema shipped with the package
 
 from __future__ import annotations
 
-from stage1kit.errors import Stage1kitError
 import hashlib
 import json
 import os
@@ -24,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from stage1kit.chat_markers import find_markers
+from stage1kit.errors import Stage1kitError
 from stage1kit.hashing import file_sha256
 from stage1kit.record_ids import QC_KEY as DUPLICATES_QC_KEY
 from stage1kit.record_ids import duplicate_ids_in, duplicates_reason, recorded_duplicates
 from stage1kit.records import RecordError, atomic_write_text, iter_records
-from stage1kit.thresholds import parse_threshold_key
 from stage1kit.rundir import manifest_path_for
+from stage1kit.thresholds import parse_threshold_key
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = "manifest.schema.json"

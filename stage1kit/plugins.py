@@ -8,7 +8,6 @@ distributions (tests use it to keep whatever is installed on the machine out of 
 
 from __future__ import annotations
 
-from stage1kit.errors import Stage1kitError
 import importlib
 import inspect
 import os
@@ -20,6 +19,7 @@ from typing import Any, Callable
 import pluggy
 
 from stage1kit import hookspecs
+from stage1kit.errors import Stage1kitError
 
 ENTRY_POINT_GROUP = "stage1kit"
 STRICT_ENV = "STAGE1KIT_STRICT_PLUGINS"

@@ -21,21 +21,21 @@ measured on the same items: base, the SFT adapter (``train-sft/``) and the DPO a
 
 from __future__ import annotations
 
-from stage1kit.errors import Stage1kitError
 import inspect
-from collections.abc import Sequence
 import random
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stage1kit.errors import Stage1kitError
+from stage1kit.manifest import verdict_of, verdict_reasons
 from stage1kit.prompting import DEFAULT_FORMAT, PromptFormat
 from stage1kit.protocols import EvalContext
 from stage1kit.records import read_input_records
 from stage1kit.rundir import RunDir
-from stage1kit.manifest import verdict_of, verdict_reasons
 from stage1kit.stages.base import PluginUse, Stage, StageContext, StageOutcome
 
 if TYPE_CHECKING:

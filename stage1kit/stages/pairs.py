@@ -10,7 +10,6 @@ written until every judgement has been read and checked, so bad input leaves ear
 
 from __future__ import annotations
 
-from stage1kit.errors import Stage1kitError
 import hashlib
 import json
 import random
@@ -20,12 +19,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stage1kit import selection
-from stage1kit.prompting import PromptFormat
-from stage1kit.settings import help_metadata, require_range
-from stage1kit.protocols import MiningTask, Negative, PairQuery, PairVerdict
+from stage1kit.errors import Stage1kitError
 from stage1kit.manifest import verdict_of, verdict_reasons
+from stage1kit.prompting import PromptFormat
+from stage1kit.protocols import MiningTask, Negative, PairQuery, PairVerdict
 from stage1kit.records import write_records_atomic
 from stage1kit.rundir import RunDir
+from stage1kit.settings import help_metadata, require_range
 from stage1kit.stages.base import (
     PluginUse,
     Stage,

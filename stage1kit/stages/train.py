@@ -8,19 +8,19 @@ output whose manifest still matches its inputs and config is not trained again.
 
 from __future__ import annotations
 
-from stage1kit.errors import Stage1kitError
 import dataclasses
 import inspect
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from stage1kit.errors import Stage1kitError
 from stage1kit.rundir import RunDir, manifest_path_for
-from stage1kit.stages.base import PluginUse, Stage, StageContext, StageOutcome
 from stage1kit.settings import help_metadata
+from stage1kit.stages.base import PluginUse, Stage, StageContext, StageOutcome
 
 if TYPE_CHECKING:
     from stage1kit.plugins import Registry
